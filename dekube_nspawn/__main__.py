@@ -1,0 +1,5 @@
+import sys
+
+from dekube_nspawn.cli import main
+
+sys.exit(main())

@@ -1,0 +1,93 @@
+"""Errors and warnings that name the file, line and key path a user has to fix.
+
+Every failure the tool reports on purpose is a `DekubeError`; the CLI prints its one-paragraph
+`str()` and exits 1. Warnings are collected in a `Diagnostics` object that travels with the
+pipeline, so that no stage prints on its own and library users (the dekube transform) can route
+them wherever they want.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+def format_key_path(path) -> str:
+    """`("services", "web", "ports", 0)` -> `services.web.ports[0]`."""
+    out = ""
+    for part in path or ():
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+class DekubeError(Exception):
+    """An error the user can act on: what failed, where, and why."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 column: int | None = None, key_path=None):
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.key_path = tuple(key_path) if key_path else ()
+
+    def location(self) -> str:
+        where = self.file or ""
+        if self.file and self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return where
+
+    def __str__(self) -> str:
+        parts = []
+        loc = self.location()
+        if loc:
+            parts.append(loc)
+        if self.key_path:
+            parts.append(format_key_path(self.key_path))
+        prefix = ": ".join(parts)
+        # One paragraph: embedded newlines from YAML parser messages are folded.
+        msg = " ".join(self.message.split())
+        return f"{prefix}: {msg}" if prefix else msg
+
+
+class ComposeFileError(DekubeError):
+    """The compose input is invalid (syntax, schema, semantics)."""
+
+
+class UsageError(DekubeError):
+    """The command line is wrong (exit 2)."""
+
+
+class ConversionError(DekubeError):
+    """A valid compose project asks for something the target cannot express, under --strict
+    or where no safe fallback exists."""
+
+
+@dataclass(frozen=True)
+class Warning_:
+    key_path: tuple
+    message: str
+
+    def __str__(self) -> str:
+        path = format_key_path(self.key_path)
+        return f"{path}: {self.message}" if path else self.message
+
+
+@dataclass
+class Diagnostics:
+    """Warnings collected along the pipeline; `strict` turns the first one into an error."""
+
+    strict: bool = False
+    warnings: list[Warning_] = field(default_factory=list)
+
+    def warn(self, key_path, message: str) -> None:
+        w = Warning_(tuple(key_path), message)
+        if self.strict:
+            raise ConversionError(f"{message} (--strict turns warnings into errors)",
+                                  key_path=key_path)
+        if w not in self.warnings:
+            self.warnings.append(w)
