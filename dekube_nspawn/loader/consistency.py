@@ -1,0 +1,5 @@
+"""Cross-reference checks after normalization (stub)."""
+
+
+def check(data):
+    return None
