@@ -338,8 +338,6 @@ def volumes(value) -> list:
     for item in value:
         if isinstance(item, dict):
             v = dict(item)
-            if v.get("type") == "volume" and v.get("volume") is None:
-                v["volume"] = {}
             if v.get("type") == "bind" and isinstance(v.get("bind"), dict) and "create_host_path" not in v["bind"]:
                 v["bind"] = dict(v["bind"], create_host_path=True)
             out.append(v)

@@ -262,7 +262,8 @@ def _str_or_null(value):
 
 
 def _ulimit(value):
-    if isinstance(value, dict):
+    if isinstance(value, dict) or not value:
+        value = value or {}
         return {k: int(value[k]) for k in ("soft", "hard") if value.get(k)}
     return int(value)
 

@@ -151,7 +151,9 @@ class _Context:
                 k: v if _REMOTE_CONTEXT.match(str(v)) else self.abspath(str(v))
                 for k, v in build["additional_contexts"].items()}
         if build.get("args") is not None:
-            build["args"] = {k: self.env_value(k, v) for k, v in build["args"].items()}
+            # An argument without value and not set in the environment is left to the Dockerfile.
+            args = {k: self.env_value(k, v) for k, v in build["args"].items()}
+            build["args"] = {k: v for k, v in args.items() if v is not None}
         return build
 
     def env_files(self, svc: dict, path: tuple) -> dict:
@@ -183,6 +185,11 @@ class _Context:
         mode = svc.get("network_mode") or ""
         if mode.startswith("service:"):
             target = mode[len("service:"):]
+            if target not in deps:
+                deps[target] = {"condition": "service_started", "restart": True, "required": True}
+                added = True
+        for link in svc.get("links") or ():
+            target = link.split(":", 1)[0]
             if target not in deps:
                 deps[target] = {"condition": "service_started", "restart": True, "required": True}
                 added = True
