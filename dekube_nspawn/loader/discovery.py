@@ -1,0 +1,118 @@
+"""Where the project is: its compose files, directory, environment, profiles and name.
+
+Docker Compose's CLI order (compose-go cli/options.go, docker/compose ToProjectOptions):
+process environment (always wins) + PWD -> `.env` of the working directory (or `--env-file`s /
+COMPOSE_ENV_FILES) -> COMPOSE_FILE -> default file search (cwd, then parents) -> `.env` of the
+project directory if it differs -> COMPOSE_PROFILES -> name (`-p` > COMPOSE_PROJECT_NAME >
+top-level `name:` > directory basename).
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from dekube_nspawn.errors import ComposeFileError, UsageError
+from dekube_nspawn.loader import dotenv
+
+DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+OVERRIDE_FILES = ("compose.override.yaml", "compose.override.yml",
+                  "docker-compose.override.yaml", "docker-compose.override.yml")
+
+
+@dataclass
+class Located:
+    files: list[str]            # absolute paths, "-" for stdin
+    project_dir: str            # absolute
+    environment: dict[str, str]  # the environment interpolation reads
+    profiles: list[str]
+    name_from_cli: str | None   # -p or COMPOSE_PROJECT_NAME: must already be normalized
+
+
+def normalize_project_name(name: str) -> str:
+    """Lowercase, keep `[a-z0-9_-]`, strip leading `_`/`-` (compose-go NormalizeProjectName)."""
+    return "".join(re.findall(r"[a-z0-9_-]", name.lower())).lstrip("_-")
+
+
+def check_imperative_name(name: str) -> str:
+    if normalize_project_name(name) != name:
+        raise UsageError(
+            f'invalid project name "{name}": must consist only of lowercase alphanumeric '
+            "characters, hyphens, and underscores as well as start with a letter or number")
+    return name
+
+
+def find_default_files(start: str) -> list[str]:
+    """compose.yaml (or its aliases) in `start` or the nearest parent, plus its override file."""
+    d = os.path.abspath(start)
+    while True:
+        found = [n for n in DEFAULT_FILES if os.path.isfile(os.path.join(d, n))]
+        if found:
+            files = [os.path.join(d, found[0])]
+            overrides = [n for n in OVERRIDE_FILES if os.path.isfile(os.path.join(d, n))]
+            if overrides:
+                files.append(os.path.join(d, overrides[0]))
+            return files
+        parent = os.path.dirname(d)
+        if parent == d:
+            raise ComposeFileError(
+                "no configuration file provided: not found (looked for "
+                + ", ".join(DEFAULT_FILES) + f" in {os.path.abspath(start)} and its parents)")
+        d = parent
+
+
+def _dotenv_files(env_files, environ, workdir) -> list[str]:
+    if env_files:
+        return list(env_files)
+    from_env = environ.get("COMPOSE_ENV_FILES")
+    if from_env:
+        return from_env.split(",")
+    default = os.path.join(workdir, ".env")
+    return [default] if os.path.isfile(default) else []
+
+
+def _absolutize(path: str, cwd: str) -> str:
+    return path if path == "-" else os.path.abspath(os.path.join(cwd, os.path.expanduser(path)))
+
+
+def locate(options) -> Located:
+    cwd = os.path.abspath(options.cwd)
+    environment = dict(options.environ)
+    environment["PWD"] = cwd
+    env_files = [_absolutize(f, cwd) for f in options.env_files]
+    project_dir = (_absolutize(options.project_directory, cwd)
+                   if options.project_directory else None)
+
+    def workdir(files):
+        if project_dir:
+            return project_dir
+        for f in files:
+            if f != "-":
+                return os.path.dirname(f)
+        return cwd
+
+    def load_dotenv(files):
+        from_files = dotenv.load_project_env(
+            [_absolutize(f, cwd) for f in _dotenv_files(env_files, environment, workdir(files))],
+            environment)
+        for k, v in from_files.items():
+            environment.setdefault(k, v)
+
+    files = [_absolutize(f, cwd) for f in options.files]
+    load_dotenv(files)
+    if not files and environment.get("COMPOSE_FILE"):
+        sep = environment.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
+        files = [_absolutize(f, cwd) for f in environment["COMPOSE_FILE"].split(sep) if f]
+    if not files:
+        files = find_default_files(project_dir or cwd)
+    load_dotenv(files)
+
+    profiles = list(options.profiles)
+    if not profiles and environment.get("COMPOSE_PROFILES"):
+        profiles = [p for p in environment["COMPOSE_PROFILES"].split(",") if p]
+
+    name = options.project_name or environment.get("COMPOSE_PROJECT_NAME") or None
+    if name is not None:
+        check_imperative_name(name)
+    return Located(files=files, project_dir=workdir(files), environment=environment,
+                   profiles=profiles, name_from_cli=name)

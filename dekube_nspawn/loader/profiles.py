@@ -1,0 +1,36 @@
+"""Profiles: which services are enabled (compose-go types/project.go WithProfiles).
+
+Runs on the normalized project (long syntax everywhere). A service is enabled when it has no
+`profiles`, or one of them is active, or `*` is active. An enabled service that *requires* a
+disabled one is an error (Docker Compose: "depends on undefined service"); a `required: false`
+dependency on it stays as written. (Dropping the resources no enabled service uses is
+normalize.drop_unused_resources, run right after.)
+"""
+from __future__ import annotations
+
+from dekube_nspawn.errors import ComposeFileError
+
+
+def is_enabled(service: dict, active) -> bool:
+    declared = service.get("profiles") or []
+    if not declared:
+        return True
+    return "*" in active or any(p in declared for p in active)
+
+
+def apply(data: dict, active) -> dict:
+    services = data.get("services") or {}
+    active = list(active)
+    enabled = {n: s for n, s in services.items() if is_enabled(s, active)}
+    disabled = set(services) - set(enabled)
+    for name, svc in enabled.items():
+        for dep, cond in (svc.get("depends_on") or {}).items():
+            required = not isinstance(cond, dict) or cond.get("required", True) is not False
+            if dep in disabled and required:
+                raise ComposeFileError(
+                    f'service "{name}" depends on undefined service "{dep}": invalid compose project '
+                    f'(it is disabled: enable one of its profiles {services[dep].get("profiles")})',
+                    key_path=("services", name, "depends_on", dep))
+    if disabled:
+        data = dict(data, services=enabled)
+    return data
