@@ -1,9 +1,19 @@
 """Conversion entry point: Project -> IR (plan) -> rendered files -> output directory."""
 from __future__ import annotations
 
+import importlib
+import sys
 from dataclasses import dataclass
 
+from dekube_nspawn.emit import OutputFile
 from dekube_nspawn.errors import DekubeError
+
+# Every emitter module, in output order. The host-script emitters are written separately; until
+# one exists the conversion goes on without its files (import of exactly that module fails).
+EMITTERS = (
+    "nspawn_settings", "service_unit", "target", "networkd", "hosts", "sockets",
+    "bootstrap", "install", "scripts", "health_scripts",
+)
 
 
 @dataclass(frozen=True)
@@ -20,6 +30,62 @@ class ConvertOptions:
                    subnets=tuple(args.subnet), resolve_images=args.resolve_images)
 
 
+def available_emitters() -> list:
+    modules = []
+    for name in EMITTERS:
+        qualified = f"dekube_nspawn.emit.{name}"
+        try:
+            modules.append(importlib.import_module(qualified))
+        except ModuleNotFoundError as e:
+            if e.name != qualified:
+                raise
+    return modules
+
+
+def render_plan(plan) -> list[OutputFile]:
+    """Every file of the output directory except the manifest, sorted by path."""
+    from dekube_nspawn.output import check_relative_path
+    files: dict[str, OutputFile] = {}
+    for module in available_emitters():
+        for f in module.render(plan):
+            check_relative_path(f.path)
+            if f.path in files:
+                raise DekubeError(f"internal: two emitters write {f.path}")
+            files[f.path] = f
+    return [files[p] for p in sorted(files)]
+
+
+def plan_options(options: ConvertOptions, project):
+    from dekube_nspawn.plan import PlanOptions
+    image_configs = None
+    if options.resolve_images:
+        try:
+            from dekube_nspawn import images
+        except ModuleNotFoundError as e:
+            if e.name != "dekube_nspawn.images":
+                raise
+            raise DekubeError("--resolve-images is not available in this build (no image resolver)")
+        image_configs = images.resolve_images(project)
+    return PlanOptions(bridge=options.bridge, subnets=options.subnets, image_configs=image_configs)
+
+
+def render_project(project, options: ConvertOptions, diagnostics) -> list[OutputFile]:
+    """Plan and render; the returned list ends with manifest.json."""
+    from dekube_nspawn.output import render_manifest
+    from dekube_nspawn.plan import build_plan
+    plan = build_plan(project, plan_options(options, project), diagnostics)
+    files = render_plan(plan)
+    return files + [render_manifest(plan.project, files)]
+
+
 def convert_to_directory(project, options: ConvertOptions, diagnostics) -> int:
-    raise DekubeError("convert: the emitters are not implemented yet; the project was loaded and "
-                      "validated (use `config` to see it)")
+    from dekube_nspawn.output import diff_output, write_output
+    files = render_project(project, options, diagnostics)
+    if options.check:
+        diff = diff_output(options.output_dir, files)
+        if diff:
+            sys.stdout.write(diff)
+            return 1
+        return 0
+    write_output(options.output_dir, files)
+    return 0

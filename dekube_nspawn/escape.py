@@ -3,9 +3,17 @@
 Compose files are untrusted input that ends up in root-run units and scripts. Each function here
 turns one real value into text that the target's own parser reads back byte-exact, or refuses it
 with a `ConversionError` when the target syntax cannot carry it. Emitters never build such text
-by hand.
+by hand. `tests/test_escape.py` reads the output back through systemd and systemd-nspawn.
+
+Two rules hold for every line-oriented systemd format (units, .nspawn, .netdev/.network), because
+systemd's config parser applies them before any setting sees its value:
+- a line ending in an unescaped backslash continues on the next line (so a value must never end
+  with an odd run of backslashes unless it is followed by a closing quote);
+- leading and trailing whitespace of a value is stripped.
 """
 from __future__ import annotations
+
+import re
 
 from dekube_nspawn.errors import ConversionError
 
@@ -16,12 +24,33 @@ def _refuse_nul(value: str, what: str, key_path) -> None:
                               key_path=key_path)
 
 
+def _refuse_line_breaks(value: str, what: str, key_path) -> None:
+    if "\n" in value or "\r" in value:
+        raise ConversionError(f"{what} with a line break cannot be written here "
+                              f"(value starts {value[:20]!r})", key_path=key_path)
+
+
+def _refuse_controls(value: str, what: str, key_path, allowed: str = "") -> None:
+    for ch in value:
+        if (ord(ch) < 0x20 or ord(ch) == 0x7F) and ch not in allowed:
+            raise ConversionError(f"{what} contains the control character {ch!r}, which cannot be "
+                                  f"written here (value starts {value[:20]!r})", key_path=key_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# POSIX shell
+
+
 def shell_quote(value: str, key_path=()) -> str:
     """POSIX shell single quoting: everything literal except the quote itself."""
     _refuse_nul(value, "a value", key_path)
-    if value and all(c.isalnum() or c in "@%+=:,./-_" for c in value):
+    if value and all(c.isalnum() or c in "@%+=:,./-_" for c in value) and value.isascii():
         return value
     return "'" + value.replace("'", "'\\''") + "'"
+
+
+# ---------------------------------------------------------------------------------------------
+# systemd unit files
 
 
 _C_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
@@ -39,43 +68,149 @@ def _c_escape(value: str) -> str:
     return "".join(out)
 
 
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:=,+@-]+\Z")
+
+
 def unit_exec_word(value: str, key_path=()) -> str:
     """One argument of an `Exec*=` line in a unit file: double-quoted with C escapes; `%` is a
-    specifier and `$` a variable reference there, so both are doubled."""
+    specifier and `$` a variable reference there, so both are doubled.
+
+    Not for the first word (the executable): systemd reads `-@:+!` prefixes off it after
+    unquoting, so emitters only put fixed absolute paths there (see `unit_exec_line`)."""
     _refuse_nul(value, "an argument", key_path)
+    if _PLAIN_WORD.match(value):
+        return value      # nothing systemd would interpret: readable without quotes
     return '"' + _c_escape(value).replace("%", "%%").replace("$", "$$") + '"'
 
 
+_SAFE_EXECUTABLE = re.compile(r"/[A-Za-z0-9_./+-]*\Z")
+
+
 def unit_exec_line(argv, key_path=()) -> str:
-    return " ".join(unit_exec_word(a, key_path) for a in argv)
+    """A whole command line; the executable must be an absolute path of plain characters."""
+    argv = list(argv)
+    if not argv or not _SAFE_EXECUTABLE.match(argv[0]) or "/../" in argv[0] + "/":
+        raise ConversionError(f"the executable of a unit command must be a plain absolute path, "
+                              f"not {argv[0] if argv else ''!r}", key_path=key_path)
+    return " ".join([argv[0]] + [unit_exec_word(a, key_path) for a in argv[1:]])
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def unit_environment(name: str, value: str, key_path=()) -> str:
-    """`Environment=` of a unit: one quoted `NAME=value` word; `%` is a specifier, `$` literal."""
+    """`Environment=` of a unit: one quoted `NAME=value` word; `%` is a specifier, `$` literal.
+
+    systemd refuses (with only a warning) names that are not shell identifiers and values with
+    control characters other than tab and newline, so those are refused here, loudly."""
     _refuse_nul(value, "an environment value", key_path)
+    if not _ENV_NAME.match(name):
+        raise ConversionError(f"environment variable name {name!r} cannot be set by systemd",
+                              key_path=key_path)
+    _refuse_controls(value, "an environment value", key_path, allowed="\t\n")
     return '"' + _c_escape(f"{name}={value}").replace("%", "%%") + '"'
 
 
 def unit_text(value: str, key_path=()) -> str:
-    """Free text such as `Description=`: one line, `%` doubled."""
+    """Free text such as `Description=`: one line, whitespace runs folded, `%` doubled."""
     _refuse_nul(value, "a value", key_path)
-    return " ".join(value.split()).replace("%", "%%")
+    text = " ".join(value.split())
+    _refuse_controls(text, "a description", key_path)
+    if (len(text) - len(text.rstrip("\\"))) % 2:
+        # An odd trailing backslash would join the next line of the file to this value.
+        text += " ."
+    return text.replace("%", "%%")
+
+
+_UNIT_NAME = re.compile(r"[A-Za-z0-9:_.@\\-]+\.(service|socket|target|slice|mount|timer|path)\Z")
+
+
+def unit_name(value: str, key_path=()) -> str:
+    """A unit name in a dependency list (Requires=, After=...): names are never escaped, so only
+    valid unit names pass."""
+    if not _UNIT_NAME.match(value) or len(value) > 255:
+        raise ConversionError(f"{value!r} is not a valid unit name", key_path=key_path)
+    return value
+
+
+_DEVICE_PATH = re.compile(r"/dev/[A-Za-z0-9_./:+-]+\Z")
+
+
+def unit_device_path(value: str, key_path=()) -> str:
+    """`DeviceAllow=` path: read with quote and escape handling plus specifiers; device nodes have
+    plain names, so anything else is refused rather than escaped."""
+    if not _DEVICE_PATH.match(value) or "/../" in value + "/":
+        raise ConversionError(f"device path {value!r} is not a plain /dev path", key_path=key_path)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# .nspawn settings files
 
 
 def nspawn_word(value: str, key_path=()) -> str:
-    """One word of a `.nspawn` list setting (Parameters=, Environment=, Bind=...).
+    """One word of a `.nspawn` list setting (Parameters=, Environment=).
 
-    systemd-nspawn 252 splits on whitespace, groups with double or single quotes, knows no
-    escapes, and takes `$` and `%` literally (field notes). So a value fits when one quote kind is
-    absent from it and it has no newline; otherwise it is refused.
+    systemd-nspawn 252 splits on whitespace, groups with double or single quotes, keeps
+    backslashes, and takes `$` and `%` literally (field notes; verified in tests/test_escape.py).
+    So a value fits when one quote kind is absent from it and it has no line break; otherwise it
+    is refused.
     """
     _refuse_nul(value, "a value", key_path)
-    if "\n" in value or "\r" in value:
-        raise ConversionError("a value with a newline cannot be written into a .nspawn file "
-                              f"(value starts {value[:20]!r})", key_path=key_path)
+    _refuse_line_breaks(value, "a value", key_path)
+    _refuse_controls(value, "a value", key_path, allowed="\t")
     if '"' not in value:
         return f'"{value}"'
     if "'" not in value:
         return f"'{value}'"
     raise ConversionError("a value holding both quote kinds cannot be written into a .nspawn "
                           f"file (value starts {value[:20]!r})", key_path=key_path)
+
+
+def nspawn_path(value: str, key_path=()) -> str:
+    """One path of `Bind=`, `BindReadOnly=` or `TemporaryFileSystem=`: these split on `:` and read
+    a backslash as "next character literal", and take no quotes. Paths must be absolute, so a
+    value never starts with whitespace; trailing whitespace would be stripped by the parser."""
+    _refuse_nul(value, "a path", key_path)
+    _refuse_line_breaks(value, "a path", key_path)
+    _refuse_controls(value, "a path", key_path)
+    if not value.startswith("/"):
+        raise ConversionError(f"path {value!r} is not absolute", key_path=key_path)
+    if value != value.rstrip():
+        raise ConversionError(f"path {value!r} ends with whitespace, which a .nspawn file cannot "
+                              "carry", key_path=key_path)
+    return value.replace("\\", "\\\\").replace(":", "\\:")
+
+
+def nspawn_value(value: str, key_path=()) -> str:
+    """A whole single-valued setting (WorkingDirectory=, Hostname=): taken verbatim after the
+    parser strips surrounding whitespace."""
+    _refuse_nul(value, "a value", key_path)
+    _refuse_line_breaks(value, "a value", key_path)
+    _refuse_controls(value, "a value", key_path)
+    if value != value.strip() or not value:
+        raise ConversionError(f"value {value!r} is empty or has surrounding whitespace, which a "
+                              ".nspawn file cannot carry", key_path=key_path)
+    if (len(value) - len(value.rstrip("\\"))) % 2:
+        raise ConversionError(f"value {value!r} ends with a backslash, which a .nspawn file "
+                              "cannot carry", key_path=key_path)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# /etc/hosts and resolv.conf
+
+
+def hosts_name(value: str, key_path=()) -> str:
+    """A host name in /etc/hosts: one whitespace-free word that does not start a comment."""
+    if not value or any(c.isspace() for c in value) or "#" in value or not value.isprintable():
+        raise ConversionError(f"{value!r} cannot be written as a host name", key_path=key_path)
+    return value
+
+
+def resolv_word(value: str, key_path=()) -> str:
+    """A nameserver address or search domain in resolv.conf: one plain word."""
+    if not value or any(c.isspace() for c in value) or not value.isprintable() \
+            or value[0] in "#;":
+        raise ConversionError(f"{value!r} cannot be written into resolv.conf", key_path=key_path)
+    return value
