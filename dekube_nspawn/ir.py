@@ -66,6 +66,17 @@ class Process:
     stdin_open: bool
 
 
+@dataclass(frozen=True)
+class EffectiveProcess:
+    """The complete process after compose's rules over the image defaults (runtime/process.py);
+    known at conversion time only with --resolve-images, else bootstrap.sh computes it."""
+
+    argv: tuple[str, ...]
+    environment: tuple[tuple[str, str], ...]  # image ENV, then compose environment over it
+    working_dir: str
+    user: str | None
+
+
 # ---------------------------------------------------------------------------------------------
 # Storage
 
@@ -189,6 +200,7 @@ class HealthCheck:
     start_interval_s: float
     script_path: str             # host path of the check script
     state_path: str              # host path of the file holding "starting|healthy|unhealthy"
+    unit: str = ""               # "dekube-<project>-<service>[-N]-health.service" (monitor unit)
 
 
 class DependencyCondition(Enum):
@@ -219,6 +231,7 @@ class Lifecycle:
     stop_signal: str             # e.g. "SIGTERM"
     stop_grace_s: float
     oneshot: bool                # something waits for it with service_completed_successfully
+    restart_delay_s: float | None = None   # deploy.restart_policy.delay -> RestartSec=
 
 
 @dataclass(frozen=True)
@@ -272,6 +285,9 @@ class Machine:
     limits: Limits
     privileges: Privileges
     labels: tuple[tuple[str, str], ...] = ()
+    effective: EffectiveProcess | None = None   # with --resolve-images (image.resolved known)
+    extra_hosts: tuple[HostEntry, ...] = ()     # this service's extra_hosts (also in Plan.hosts)
+    service_id: str = ""         # "<project>-<service>" as a label: stem of port/health unit names
 
 
 @dataclass(frozen=True)

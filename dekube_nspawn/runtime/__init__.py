@@ -1,0 +1,1 @@
+"""Code that also runs on the target host (embedded in bootstrap.sh): stdlib only, self-contained."""
