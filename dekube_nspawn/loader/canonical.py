@@ -34,6 +34,8 @@ def _resource(res):
     """`external: {name: x}` (legacy) means `name: x, external: true`."""
     if not isinstance(res, dict):
         return res
+    if isinstance(res.get("labels"), list):
+        res = dict(res, labels=to_mapping(res["labels"], "="))
     ext = res.get("external")
     if isinstance(ext, dict):
         res = dict(res, external=True)
@@ -86,6 +88,8 @@ def to_mapping_with_equals(value) -> dict:
     out = {}
     for item in value:
         key, sep, val = str(item).partition("=")
+        if key != key.rstrip():
+            raise ValueError(f"environment variable {key.rstrip()} is declared with a trailing space")
         out[key] = val if sep else None
     return out
 
@@ -188,7 +192,49 @@ def env_file(value) -> list:
 
 
 def string_list(value) -> list:
-    return [value] if isinstance(value, str) else list(value)
+    """A string is a one-element list; an empty string (an unset variable) is no element at all."""
+    if isinstance(value, str):
+        return [value] if value else []
+    return list(value)
+
+
+def hooks(value) -> list:
+    return [_hook(h) for h in value]
+
+
+def _hook(hook):
+    if not isinstance(hook, dict):
+        return hook
+    h = dict(hook)
+    if h.get("command") is not None:
+        h["command"] = command(h["command"])
+    if h.get("environment") is not None:
+        h["environment"] = to_mapping_with_equals(h["environment"])
+    return h
+
+
+def develop(value):
+    if not isinstance(value, dict) or not isinstance(value.get("watch"), list):
+        return value
+    watch = []
+    for trigger in value["watch"]:
+        t = dict(trigger)
+        if isinstance(t.get("exec"), dict):
+            t["exec"] = _hook(t["exec"])
+        for key in ("ignore", "include"):
+            if isinstance(t.get(key), str):
+                t[key] = string_list(t[key])
+        watch.append(t)
+    return dict(value, watch=watch)
+
+
+def provider(value):
+    """provider.options values are lists of strings (a scalar is a one-element list)."""
+    if not isinstance(value, dict) or not isinstance(value.get("options"), dict):
+        return value
+    options = {k: [units.go_string(x) for x in (v if isinstance(v, list) else [v])]
+               for k, v in value["options"].items()}
+    return dict(value, options=options)
 
 
 def file_reference(value) -> dict:
@@ -338,6 +384,8 @@ def volumes(value) -> list:
     for item in value:
         if isinstance(item, dict):
             v = dict(item)
+            if v.get("target"):
+                v["target"] = clean_path(str(v["target"]))
             if v.get("type") == "bind" and isinstance(v.get("bind"), dict) and "create_host_path" not in v["bind"]:
                 v["bind"] = dict(v["bind"], create_host_path=True)
             out.append(v)
@@ -384,8 +432,30 @@ def parse_volume(spec: str) -> dict:
     else:
         vol["type"] = "volume"
         vol.setdefault("volume", {})
+    if vol.get("target"):
+        vol["target"] = clean_path(vol["target"])
     order = ("type", "source", "target", "read_only", "bind", "volume")
     return {k: vol[k] for k in order if k in vol}
+
+
+def clean_path(path: str) -> str:
+    """Go's path.Clean, which compose-go applies to mount targets: `/data/` -> `/data`."""
+    if not path:
+        return "."
+    rooted = path.startswith("/")
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts and parts[-1] != "..":
+                parts.pop()
+            elif not rooted:
+                parts.append(part)
+            continue
+        parts.append(part)
+    out = "/".join(parts)
+    return ("/" + out) if rooted else (out or ".")
 
 
 def _volume_field(at_end: bool, buffer: str, vol: dict, spec: str) -> None:
@@ -446,4 +516,8 @@ _SERVICE_FIELDS = {
     "ports": ports,
     "volumes": volumes,
     "build": lambda v: {"context": v} if isinstance(v, str) else v,
+    "post_start": hooks,
+    "pre_stop": hooks,
+    "develop": develop,
+    "provider": provider,
 }

@@ -62,7 +62,7 @@ STRUCTS: dict[str, list[tuple]] = {
         ("volumes_from", STRINGS, OMIT), ("working_dir", STR, OMIT),
         ("post_start", ("list", ("struct", "hook")), OMIT), ("pre_stop", ("list", ("struct", "hook")), OMIT),
     ],
-    "provider": [("type", STR, OMIT), ("options", ("map", RAW), OMIT)],
+    "provider": [("type", STR, OMIT), ("options", ("map", STRINGS), OMIT)],
     "build": [
         ("context", STR, OMIT), ("dockerfile", STR, OMIT), ("dockerfile_inline", STR, OMIT),
         ("entitlements", STRINGS, OMIT), ("args", MAPPING_EQ, OMIT), ("provenance", STR, OMIT),
@@ -92,8 +92,8 @@ STRUCTS: dict[str, list[tuple]] = {
         ("device_write_iops", ("list", ("struct", "throttle")), OMIT),
     ],
     # Go prints these two with their field names: the structs carry no json tags.
-    "weight_device": [("Path", STR, ALWAYS), ("Weight", INT, ALWAYS)],
-    "throttle": [("Path", STR, ALWAYS), ("Rate", BYTES, ALWAYS)],
+    "weight_device": [("Path", STR, ALWAYS, "path"), ("Weight", INT, ALWAYS, "weight")],
+    "throttle": [("Path", STR, ALWAYS, "path"), ("Rate", BYTES, ALWAYS, "rate")],
     "device": [("source", STR, OMIT), ("target", STR, OMIT), ("permissions", STR, OMIT)],
     "logging": [("driver", STR, OMIT), ("options", MAPPING, OMIT)],
     "deploy": [
@@ -142,7 +142,7 @@ STRUCTS: dict[str, list[tuple]] = {
         ("tmpfs", ("struct", "tmpfs"), PTR), ("image", ("struct", "image_opts"), PTR),
     ],
     "bind": [
-        ("propagation", STR, OMIT), ("create_host_path", BOOL, OMIT), ("selinux", STR, OMIT),
+        ("selinux", STR, OMIT), ("propagation", STR, OMIT), ("create_host_path", BOOL, OMIT),
         ("recursive", STR, OMIT),
     ],
     "volume_opts": [("labels", MAPPING, OMIT), ("nocopy", BOOL, OMIT), ("subpath", STR, OMIT)],
@@ -200,6 +200,8 @@ SECTIONS = {
 }
 
 _ZERO = (None, "", 0, False, [], {})
+# What a null map element prints as: a string map (Mapping, Labels) holds "", the rest null.
+_NULL_ELEMENT = {STR: ""}
 
 
 def marshal_project(doc: dict) -> dict:
@@ -209,6 +211,8 @@ def marshal_project(doc: dict) -> dict:
         if key == "name":
             if value:
                 out[key] = value
+        elif key == "models":
+            continue  # Docker Compose does not print the top-level models
         elif key in SECTIONS:
             if key == "services" or value:
                 out[key] = marshal(value or {}, SECTIONS[key])
@@ -225,7 +229,8 @@ def marshal(value, typ):
         if kind == "map":
             if value is None:
                 return None
-            return {k: None if value[k] is None else marshal(value[k], inner) for k in sorted(value)}
+            return {k: _NULL_ELEMENT.get(inner) if value[k] is None else marshal(value[k], inner)
+                    for k in sorted(value)}
         return _struct(value, STRUCTS[inner])
     return _SCALARS[typ](value)
 
@@ -233,8 +238,8 @@ def marshal(value, typ):
 def _struct(value, fields) -> dict:
     value = value or {}
     out = {}
-    for key, typ, presence in fields:
-        v = value.get(key)
+    for key, typ, presence, *source in fields:
+        v = value.get(source[0] if source else key)
         is_struct = isinstance(typ, tuple) and typ[0] == "struct"
         if v is None:
             if presence == ALWAYS:
@@ -242,7 +247,7 @@ def _struct(value, fields) -> dict:
                 out[key] = marshal({}, typ) if is_struct else None
             continue
         m = marshal(v, typ)
-        if presence == OMIT and m in _ZERO:
+        if presence == OMIT and (m in _ZERO or typ == BYTES and m == "0"):
             continue
         out[key] = m
     return out

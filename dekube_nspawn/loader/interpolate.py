@@ -154,6 +154,13 @@ def _to_float(s):
     return v
 
 
+def _to_file_mode(s):
+    """compose-go toUnixFileMode: an interpolated `mode` is octal (`"0440"` is 288)."""
+    if not re.fullmatch(r"[0-7]+", s):
+        raise ValueError(f'strconv.ParseUint: parsing "{s}": invalid syntax')
+    return int(s, 8)
+
+
 def _to_bool(s):
     low = s.lower()
     if low in ("true", "y", "yes", "on"):
@@ -165,7 +172,7 @@ def _to_bool(s):
 
 _S = ("services", "*")
 CASTS: dict[tuple, Callable[[str], object]] = {
-    _S + ("configs", "[]", "mode"): _to_int,
+    _S + ("configs", "[]", "mode"): _to_file_mode,
     _S + ("cpu_count",): _to_int,
     _S + ("cpu_percent",): _to_float,
     _S + ("cpu_period",): _to_int,
@@ -191,7 +198,7 @@ CASTS: dict[tuple, Callable[[str], object]] = {
     _S + ("privileged",): _to_bool,
     _S + ("read_only",): _to_bool,
     _S + ("scale",): _to_int,
-    _S + ("secrets", "[]", "mode"): _to_int,
+    _S + ("secrets", "[]", "mode"): _to_file_mode,
     _S + ("stdin_open",): _to_bool,
     _S + ("tty",): _to_bool,
     _S + ("ulimits", "*"): _to_int,

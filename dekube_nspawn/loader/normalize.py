@@ -12,7 +12,7 @@ import os
 import re
 
 from dekube_nspawn.errors import ComposeFileError, Diagnostics
-from dekube_nspawn.loader import gotypes, units
+from dekube_nspawn.loader import dotenv, gotypes, units
 
 RESOURCE_KINDS = ("networks", "volumes", "secrets", "configs")
 
@@ -21,31 +21,48 @@ _REMOTE_CONTEXT = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|github\.com/|[a-z][a-
 
 
 def normalize(doc: dict, *, name: str, project_dir: str, environ, resolve_paths: bool = True,
-              diagnostics: Diagnostics | None = None, env_file_reader=None) -> dict:
-    """`env_file_reader(path) -> dict` reads one env file (the front stage's dotenv parser);
-    without it, `env_file` entries are left in the service for the caller."""
+              diagnostics: Diagnostics | None = None) -> dict:
+    """The project model: every service and resource with its defaults, names and paths, still in
+    plain Python values (`finalize` gives it Docker Compose's printed form). `env_file` entries
+    stay for the env_file stage, with their paths resolved."""
     diagnostics = diagnostics or Diagnostics()
-    ctx = _Context(name, project_dir, environ or {}, resolve_paths, diagnostics, env_file_reader)
+    ctx = _Context(name, project_dir, environ or {}, resolve_paths, diagnostics)
     services = {}
     for sname, svc in (doc.get("services") or {}).items():
         services[sname] = ctx.service(sname, dict(svc or {}))
-    resources = {kind: dict(doc.get(kind) or {}) for kind in RESOURCE_KINDS}
+    model = {k: v for k, v in doc.items() if k.startswith("x-")}
+    model["name"] = name
+    model["services"] = services
+    for kind in RESOURCE_KINDS:
+        section = doc.get(kind) or {}
+        model[kind] = {key: ctx.resource(kind, key, res) for key, res in section.items()}
+    # Docker Compose creates the `default` network only when a service is attached to it.
     if any("default" in (s.get("networks") or {}) for s in services.values()) \
-            and "default" not in resources["networks"]:
-        resources["networks"]["default"] = {}
-    resources = {kind: _prune(kind, section, services) for kind, section in resources.items()}
-    project = {k: v for k, v in doc.items() if k.startswith("x-")}
-    project["name"] = name
-    project["services"] = services
-    for kind, section in resources.items():
-        project[kind] = {key: ctx.resource(kind, key, res) for key, res in section.items()}
+            and "default" not in model["networks"]:
+        model["networks"]["default"] = ctx.resource("networks", "default", {})
     if doc.get("models"):
-        project["models"] = doc["models"]
+        model["models"] = dict(doc["models"])
+    return model
+
+
+def finalize(model: dict) -> dict:
+    """The model in the form `docker compose config --format json` prints: Go's key order and
+    omitted zero values (gotypes.py), and every literal `$` written as `$$`."""
     try:
-        data = gotypes.marshal_project(project)
+        data = gotypes.marshal_project(model)
     except (ValueError, TypeError) as e:
         raise ComposeFileError(f"cannot decode a value: {e}") from None
     return escape_dollars(data)
+
+
+def drop_unused_resources(model: dict) -> dict:
+    """Keep only the resources an active service uses (compose-go WithoutUnnecessaryResources)."""
+    services = model.get("services") or {}
+    out = dict(model)
+    for kind in RESOURCE_KINDS:
+        section = model.get(kind) or {}
+        out[kind] = {key: section[key] for key in _used(kind, services) if key in section}
+    return out
 
 
 def escape_dollars(value):
@@ -54,15 +71,13 @@ def escape_dollars(value):
     if isinstance(value, str):
         return value.replace("$", "$$") if "$" in value else value
     if isinstance(value, dict):
-        return {k: escape_dollars(v) for k, v in value.items()}
+        return {escape_dollars(k): escape_dollars(v) for k, v in value.items()}
     if isinstance(value, list):
         return [escape_dollars(v) for v in value]
     return value
 
 
-def _prune(kind: str, section: dict, services: dict) -> dict:
-    """Keep only the resources an active service uses (compose-go WithoutUnnecessaryResources);
-    a referenced resource nobody declared stays as an empty entry, as Docker Compose keeps it."""
+def _used(kind: str, services: dict) -> list[str]:
     used: list[str] = []
     for svc in services.values():
         if kind == "networks":
@@ -74,17 +89,16 @@ def _prune(kind: str, section: dict, services: dict) -> dict:
             used += [s["source"] for s in (svc.get("build") or {}).get("secrets") or ()]
         else:
             used += [c["source"] for c in svc.get("configs") or ()]
-    return {key: section.get(key) for key in dict.fromkeys(used)}
+    return list(dict.fromkeys(used))
 
 
 class _Context:
-    def __init__(self, name, project_dir, environ, resolve_paths, diagnostics, env_file_reader):
+    def __init__(self, name, project_dir, environ, resolve_paths, diagnostics):
         self.name = name
         self.project_dir = project_dir
         self.environ = environ
         self.resolve_paths = resolve_paths
         self.diagnostics = diagnostics
-        self.read_env_file = env_file_reader
 
     # --- paths -----------------------------------------------------------------------------------
 
@@ -110,23 +124,28 @@ class _Context:
         svc.pop("extends", None)
         if "build" in svc and svc["build"] is not None:
             svc["build"] = self.build(dict(svc["build"]))
-        if svc.get("environment") is not None or svc.get("env_file"):
-            env = self.env_files(svc, path)
-            env.update(svc.get("environment") or {})
-            svc["environment"] = {k: self.env_value(k, v) for k, v in env.items()}
-        if svc.get("label_file") and self.read_env_file is not None:
-            labels = {}
-            for f in svc.pop("label_file"):
-                labels.update(self.read_env_file(self.abspath(f)))
-            labels.update(svc.get("labels") or {})
-            svc["labels"] = labels
+        if svc.get("environment") is not None:
+            svc["environment"] = {k: self.env_value(k, v) for k, v in svc["environment"].items()}
+        if svc.get("env_file"):
+            svc["env_file"] = [dict(e, path=self.abspath(e["path"])) for e in svc["env_file"]]
+        if svc.get("label_file"):
+            svc["labels"] = self.label_files(svc.pop("label_file"), path) | (svc.get("labels") or {})
         if svc.get("labels") is not None:
             svc["labels"] = {k: "" if v is None else v for k, v in svc["labels"].items()}
-        if not svc.get("networks") and not svc.get("network_mode"):
+        if not svc.get("networks") and not svc.get("network_mode") and not svc.get("provider"):
             svc["networks"] = {"default": None}
         self.implicit_dependencies(svc)
+        if isinstance(svc.get("models"), list):
+            svc["models"] = {m: None for m in svc["models"]}
+        if svc.get("gpus") == "all":
+            svc["gpus"] = [{"count": "all"}]
+        elif svc.get("gpus"):
+            svc["gpus"] = [_all_devices_by_default(g) for g in svc["gpus"]]
+        devices = (((svc.get("deploy") or {}).get("resources") or {}).get("reservations") or {}).get("devices")
+        if devices:
+            svc["deploy"]["resources"]["reservations"]["devices"] = [_all_devices_by_default(d) for d in devices]
         if svc.get("volumes"):
-            svc["volumes"] = [self.volume(dict(v)) for v in svc["volumes"]]
+            svc["volumes"] = [self.volume(dict(v), path + ("volumes", i)) for i, v in enumerate(svc["volumes"])]
         if svc.get("secrets"):
             svc["secrets"] = [dict(s, target=s.get("target") or f"/run/secrets/{s['source']}")
                               for s in svc["secrets"]]
@@ -150,27 +169,26 @@ class _Context:
             build["additional_contexts"] = {
                 k: v if _REMOTE_CONTEXT.match(str(v)) else self.abspath(str(v))
                 for k, v in build["additional_contexts"].items()}
+        if build.get("ssh"):
+            build["ssh"] = [self.ssh_key(k) for k in build["ssh"]]
         if build.get("args") is not None:
             # An argument without value and not set in the environment is left to the Dockerfile.
             args = {k: self.env_value(k, v) for k, v in build["args"].items()}
             build["args"] = {k: v for k, v in args.items() if v is not None}
         return build
 
-    def env_files(self, svc: dict, path: tuple) -> dict:
-        files = svc.get("env_file") or []
-        if not files or self.read_env_file is None:
-            return {}
-        svc.pop("env_file")
-        env: dict = {}
-        for entry in files:
-            file = self.abspath(entry["path"]) if self.resolve_paths else \
-                os.path.join(self.project_dir, entry["path"])
-            if not os.path.exists(file):
-                if entry.get("required", True):
-                    raise ComposeFileError(f"env file {file} not found", key_path=path + ("env_file",))
-                continue
-            env.update(self.read_env_file(file))
-        return env
+    def ssh_key(self, key: str) -> str:
+        """`id=path`: the path is a local key file or agent socket, resolved like any path."""
+        ident, sep, path = key.partition("=")
+        return f"{ident}={self.abspath(path)}" if sep and path else key
+
+    def label_files(self, files, path) -> dict:
+        """label_file entries, in order (later ones win), as plain `KEY=value` files."""
+        labels: dict = {}
+        for i, f in enumerate(files):
+            file = os.path.join(self.project_dir, self.expand_home(f))
+            labels.update(dotenv.read_file(file, key_path=path + ("label_file", i)))
+        return labels
 
     def env_value(self, key: str, value):
         """A bare `FOO` takes its value from the environment, or stays null when unset; other
@@ -182,12 +200,13 @@ class _Context:
     def implicit_dependencies(self, svc: dict) -> None:
         deps = dict(svc.get("depends_on") or {})
         added = False
-        mode = svc.get("network_mode") or ""
-        if mode.startswith("service:"):
-            target = mode[len("service:"):]
-            if target not in deps:
-                deps[target] = {"condition": "service_started", "restart": True, "required": True}
-                added = True
+        for key in ("network_mode", "ipc", "pid"):
+            mode = svc.get(key) or ""
+            if mode.startswith("service:"):
+                target = mode[len("service:"):]
+                if target not in deps:
+                    deps[target] = {"condition": "service_started", "restart": True, "required": True}
+                    added = True
         for link in svc.get("links") or ():
             target = link.split(":", 1)[0]
             if target not in deps:
@@ -203,8 +222,11 @@ class _Context:
         if added:
             svc["depends_on"] = deps
 
-    def volume(self, vol: dict) -> dict:
-        if vol.get("type") == "bind" and vol.get("source"):
+    def volume(self, vol: dict, path: tuple) -> dict:
+        if vol.get("type") == "bind" and self.resolve_paths:
+            if not vol.get("source"):
+                raise ComposeFileError('invalid mount config for type "bind": field Source must not be empty',
+                                       key_path=path)
             vol["source"] = self.abspath(vol["source"])
         return vol
 
@@ -214,11 +236,25 @@ class _Context:
         res = dict(res or {})
         if not res.get("name"):
             res["name"] = key if res.get("external") else f"{self.name}_{key}"
+        opts = res.get("driver_opts")
+        if kind == "volumes" and opts and opts.get("device") and res.get("driver") in (None, "", "local") \
+                and "bind" in str(opts.get("o", "")).split(","):
+            # a local volume bound to a host directory: the device is a path like a bind source
+            res["driver_opts"] = dict(opts, device=self.abspath(str(opts["device"])))
         if kind in ("secrets", "configs") and res.get("file"):
             res["file"] = self.abspath(res["file"])
         if kind == "secrets":
             res.pop("content", None)  # Compose never prints a secret's content
         return res
+
+
+def _all_devices_by_default(request: dict) -> dict:
+    """A device request naming neither a count nor device ids asks for all of them (count -1)."""
+    if request.get("count") is not None and request.get("device_ids"):
+        raise ComposeFileError('"count" and "device_ids" attributes are exclusive')
+    if request.get("count") is None and not request.get("device_ids"):
+        return dict(request, count="all")
+    return request
 
 
 def _is_windows_path(path: str) -> bool:
