@@ -63,16 +63,25 @@ def image_layout():
     return images.ensure_image_layout()
 
 
+# The host's root is an overlayfs, which the kernel refuses as the upper layer of another
+# overlay; machine roots are overlays under this directory, so it comes from a real disk.
+STATE_DIR_IN_HOST = "/var/lib/dekube-nspawn"
+
+
 @contextlib.contextmanager
-def booted_host(rootfs: pathlib.Path, layout: pathlib.Path, logs: pathlib.Path):
+def booted_host(rootfs: pathlib.Path, layout: pathlib.Path, scratch: pathlib.Path):
     number = next(_host_numbers)
-    host = BootedHost(rootfs, f"dk-e2e-{os.getpid()}-{number}", logs / f"host-{number}.console")
+    state = scratch / f"host-{number}-state"
+    state.mkdir()
+    host = BootedHost(rootfs, f"dk-e2e-{os.getpid()}-{number}", scratch / f"host-{number}.console",
+                      binds={STATE_DIR_IN_HOST: str(state)})
     try:
         host.boot()
         registry.start_registry(host, layout)
         yield host
     finally:
         host.shutdown()
+        _remove_tree(state)
 
 
 @pytest.fixture(scope="session")

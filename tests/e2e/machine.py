@@ -45,8 +45,10 @@ def _ns_pid_is_one(pid: int) -> bool:
 class BootedHost:
     """`systemd-nspawn -b` of `root`, with helpers to run commands and inspect units inside."""
 
-    def __init__(self, root: pathlib.Path, name: str, log_path: pathlib.Path, volatile: bool = True):
+    def __init__(self, root: pathlib.Path, name: str, log_path: pathlib.Path, volatile: bool = True,
+                 binds: dict[str, str] | None = None):
         self.root = root
+        self.binds = dict(binds or {})   # host path in the container -> directory outside
         # A tmpfs overlay on a read-only root: every boot starts from the pristine tree, several
         # hosts can share it, and nothing a test writes survives the host.
         self.volatile = volatile
@@ -65,6 +67,7 @@ class BootedHost:
                "--capability=all", "--system-call-filter=@known"]
         if self.volatile:
             cmd.append("--volatile=overlay")
+        cmd += [f"--bind={outside}:{inside}" for inside, outside in self.binds.items()]
         start = time.monotonic()
         log = open(self.log_path, "wb")
         self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,

@@ -119,3 +119,18 @@ def test_handwritten_machine_serves_http_to_another_machine_by_name(fresh_host):
     assert host.run(["ip", "-o", "link", "show", "type", "veth"]).stdout == ""
     assert host.run(["pgrep", "-x", "systemd-nspawn"], check=False).stdout == ""
     assert "/var/lib/hw" not in host.run(["cat", "/proc/self/mountinfo"]).stdout
+
+
+def test_machine_roots_can_be_overlays_under_the_state_dir(systemd_host):
+    """Generated rootfs.sh mounts each machine's root as an overlay under /var/lib/dekube-nspawn;
+    the host's own root is an overlay, so the fixture binds a disk directory there."""
+    host = systemd_host
+    base = "/var/lib/dekube-nspawn/harness-probe"
+    try:
+        host.run(f"mkdir -p {base}/lower {base}/upper {base}/work {base}/root && echo lower > {base}/lower/f && "
+                 f"mount -t overlay overlay -o lowerdir={base}/lower,upperdir={base}/upper,workdir={base}/work "
+                 f"{base}/root && echo upper >> {base}/root/f")
+        assert host.read_file(f"{base}/upper/f") == b"lower\nupper\n"
+        assert host.read_file(f"{base}/lower/f") == b"lower\n"
+    finally:
+        host.run(f"umount {base}/root; rm -rf {base}", check=False)
