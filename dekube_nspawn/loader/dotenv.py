@@ -31,7 +31,7 @@ class DotEnvError(ComposeFileError):
 _ESCAPES = re.compile(r'\\(?:[abfnrtv$"\\]|0[0-7]{0,3})')
 _SIMPLE = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
            '"': '"', "\\": "\\", "$": "$$"}  # `\$` means a literal `$`: keep it escaped for interpolation
-_EXPORT = re.compile(r"^export\s+")
+_EXPORT = re.compile(r"export[ \t]+")
 
 
 def _expand_escapes(s: str) -> str:

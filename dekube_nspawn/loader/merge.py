@@ -158,7 +158,7 @@ def _matches(path: Path, pattern: Path) -> bool:
 
 
 def _special_for(path: Path):
-    for pattern, fn in SPECIAL.items():
+    for pattern, fn in _SPECIAL_INDEX.get((len(path), path[-1]), ()):
         if _matches(path, pattern):
             return fn
     return None
@@ -328,6 +328,24 @@ UNIQUE: dict[Path, Callable[[Any, Path], str]] = {
 }
 
 
+def _by_shape(patterns: dict) -> dict:
+    """Patterns indexed by (length, last part): one dict lookup instead of a scan per path."""
+    index: dict = {}
+    for pattern, fn in patterns.items():
+        index.setdefault((len(pattern), pattern[-1]), []).append((pattern, fn))
+    return index
+
+
+_UNIQUE_INDEX = _by_shape(UNIQUE)
+
+
+def _unique_indexer(path: Path):
+    for pattern, fn in _UNIQUE_INDEX.get((len(path), path[-1]), ()):
+        if _matches(path, pattern):
+            return fn
+    return None
+
+
 def enforce_unicity(doc: dict) -> dict:
     """One entry per key in the sequences listed in UNIQUE (in place; returns `doc`)."""
     for kind in ("services", "networks"):
@@ -342,15 +360,13 @@ def enforce_unicity(doc: dict) -> dict:
 
 def _unicity_walk(node: dict, path: Path) -> None:
     for k, v in node.items():
-        p = path + (k,)
-        if isinstance(v, dict):
-            if len(p) < 5:
-                _unicity_walk(v, p)
-        elif isinstance(v, list):
-            for pattern, indexer in UNIQUE.items():
-                if _matches(p, pattern):
-                    node[k] = _dedupe(v, indexer, p)
-                    break
+        if isinstance(v, list):
+            p = path + (k,)
+            indexer = _unique_indexer(p)
+            if indexer is not None:
+                node[k] = _dedupe(v, indexer, p)
+        elif isinstance(v, dict) and len(path) < 4:
+            _unicity_walk(v, path + (k,))
 
 
 def _dedupe(seq: list, indexer, path: Path) -> list:
@@ -364,3 +380,6 @@ def _dedupe(seq: list, indexer, path: Path) -> list:
             where[key] = len(out)
             out.append(entry)
     return out
+
+
+_SPECIAL_INDEX = _by_shape(SPECIAL)

@@ -15,11 +15,11 @@ _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|github\.com/)", re.I)
 
 
 def _join(base: str, path):
-    if not isinstance(path, str) or not path or base in ("", "."):
+    if not isinstance(path, str) or not path:
         return path
     if os.path.isabs(path) or path.startswith("~") or _REMOTE.match(path):
         return path
-    return os.path.normpath(os.path.join(base, path))
+    return os.path.normpath(os.path.join(base or ".", path))  # Go's filepath.Join cleans too
 
 
 def _is_local_source(src: str) -> bool:

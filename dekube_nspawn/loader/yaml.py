@@ -19,7 +19,7 @@ import yaml as pyyaml
 from dekube_nspawn.errors import ComposeFileError
 
 try:  # the C parser is ~10x faster; fall back to the pure Python one where libyaml is missing
-    from yaml import CParser as _Parser
+    from yaml.cyaml import CParser as _Parser
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml.parser import Parser as _Parser  # type: ignore
     from yaml.reader import Reader as _Reader  # type: ignore
