@@ -199,6 +199,15 @@ SECTIONS = {
     "models": ("map", ("struct", "model")),
 }
 
+class DecodeError(ValueError):
+    """A value that does not fit its Go type; `path` is filled in on the way up."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+        self.path: list = []
+
+
 _ZERO = (None, "", 0, False, [], {})
 # What a null map element prints as: a string map (Mapping, Labels) holds "", the rest null.
 _NULL_ELEMENT = {STR: ""}
@@ -215,7 +224,7 @@ def marshal_project(doc: dict) -> dict:
             continue  # Docker Compose does not print the top-level models
         elif key in SECTIONS:
             if key == "services" or value:
-                out[key] = marshal(value or {}, SECTIONS[key])
+                out[key] = _at(key, marshal, value or {}, SECTIONS[key])
         elif key.startswith("x-"):
             out[key] = _raw(value)
     return out
@@ -225,14 +234,31 @@ def marshal(value, typ):
     if isinstance(typ, tuple):
         kind, inner = typ
         if kind == "list":
-            return None if value is None else [marshal(v, inner) for v in value]
+            if value is None:
+                return None
+            return [_at(i, marshal, v, inner) for i, v in enumerate(value)]
         if kind == "map":
             if value is None:
                 return None
-            return {k: _NULL_ELEMENT.get(inner) if value[k] is None else marshal(value[k], inner)
+            return {k: _NULL_ELEMENT.get(inner) if value[k] is None else _at(k, marshal, value[k], inner)
                     for k in sorted(value)}
+        if not isinstance(value, dict) and value is not None:
+            raise DecodeError(f"must be a mapping, not {type(value).__name__}")
         return _struct(value, STRUCTS[inner])
-    return _SCALARS[typ](value)
+    try:
+        return _SCALARS[typ](value)
+    except DecodeError:
+        raise
+    except (ValueError, TypeError) as e:
+        raise DecodeError(str(e)) from None
+
+
+def _at(key, fn, *args):
+    try:
+        return fn(*args)
+    except DecodeError as e:
+        e.path.insert(0, key)
+        raise
 
 
 def _struct(value, fields) -> dict:
@@ -246,7 +272,7 @@ def _struct(value, fields) -> dict:
                 # A non-pointer struct prints as {} (or its own always-present fields); anything else as null.
                 out[key] = marshal({}, typ) if is_struct else None
             continue
-        m = marshal(v, typ)
+        m = _at(source[0] if source else key, marshal, v, typ)
         if presence == OMIT and (m in _ZERO or typ == BYTES and m == "0"):
             continue
         out[key] = m
@@ -281,7 +307,11 @@ def _file_mode(value) -> str:
 
 def _device_count(value):
     if isinstance(value, str):
-        return -1 if value.lower() == "all" else int(value)
+        if value.lower() == "all":
+            return -1
+        if not value.lstrip("-").isdigit():
+            raise DecodeError(f"invalid value {value!r}, the only value allowed is 'all' or a number")
+        return int(value)
     return value
 
 

@@ -50,8 +50,8 @@ def finalize(model: dict) -> dict:
     omitted zero values (gotypes.py), and every literal `$` written as `$$`."""
     try:
         data = gotypes.marshal_project(model)
-    except (ValueError, TypeError) as e:
-        raise ComposeFileError(f"cannot decode a value: {e}") from None
+    except gotypes.DecodeError as e:
+        raise ComposeFileError(e.message, key_path=tuple(e.path)) from None
     return escape_dollars(data)
 
 
@@ -140,10 +140,12 @@ class _Context:
         if svc.get("gpus") == "all":
             svc["gpus"] = [{"count": "all"}]
         elif svc.get("gpus"):
-            svc["gpus"] = [_all_devices_by_default(g) for g in svc["gpus"]]
+            svc["gpus"] = [_all_devices_by_default(g, path + ("gpus", i)) for i, g in enumerate(svc["gpus"])]
         devices = (((svc.get("deploy") or {}).get("resources") or {}).get("reservations") or {}).get("devices")
         if devices:
-            svc["deploy"]["resources"]["reservations"]["devices"] = [_all_devices_by_default(d) for d in devices]
+            at = path + ("deploy", "resources", "reservations", "devices")
+            svc["deploy"]["resources"]["reservations"]["devices"] = [
+                _all_devices_by_default(d, at + (i,)) for i, d in enumerate(devices)]
         if svc.get("volumes"):
             svc["volumes"] = [self.volume(dict(v), path + ("volumes", i)) for i, v in enumerate(svc["volumes"])]
         if svc.get("secrets"):
@@ -248,10 +250,10 @@ class _Context:
         return res
 
 
-def _all_devices_by_default(request: dict) -> dict:
+def _all_devices_by_default(request: dict, path: tuple) -> dict:
     """A device request naming neither a count nor device ids asks for all of them (count -1)."""
     if request.get("count") is not None and request.get("device_ids"):
-        raise ComposeFileError('"count" and "device_ids" attributes are exclusive')
+        raise ComposeFileError('"count" and "device_ids" attributes are exclusive', key_path=path)
     if request.get("count") is None and not request.get("device_ids"):
         return dict(request, count="all")
     return request

@@ -1,0 +1,107 @@
+"""Errors of the model stages (validate, normalize, consistency) as a user sees them: through the
+CLI, exit status 1, one paragraph on stderr naming the file, the line where known, and the key path.
+"""
+from __future__ import annotations
+
+import pytest
+
+from dekube_nspawn import cli
+
+ENV = {"HOME": "/home/compose", "PATH": "/usr/bin:/bin"}
+
+
+def run_config(tmp_path, text: str, capsys, *extra: str) -> tuple[int, str, str]:
+    (tmp_path / "compose.yaml").write_text(text, encoding="utf-8")
+    rc = cli.main(["-f", str(tmp_path / "compose.yaml"), "-p", "demo", "config", "--format", "json", *extra],
+                  environ=ENV)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def assert_one_paragraph(err: str) -> str:
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert len(lines) == 1, f"expected one paragraph, got:\n{err}"
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_unknown_key_names_file_line_key_path_and_suggests(tmp_path, capsys):
+    rc, out, err = run_config(tmp_path, "services:\n  web:\n    image: nginx\n    imgae: nginx\n", capsys)
+    msg = assert_one_paragraph(err)
+    assert rc == 1 and out == ""
+    assert f"{tmp_path / 'compose.yaml'}:4:5: services.web: unknown key 'imgae'" in msg
+    assert "did you mean 'image'" in msg
+
+
+def test_wrong_type_names_the_key_and_both_types(tmp_path, capsys):
+    rc, _, err = run_config(tmp_path, "services:\n  web:\n    image: [nginx]\n", capsys)
+    msg = assert_one_paragraph(err)
+    assert rc == 1
+    assert f"{tmp_path / 'compose.yaml'}:3:5: services.web.image: must be a string, not a list" in msg
+
+
+def test_wrong_type_deep_in_a_list(tmp_path, capsys):
+    text = "services:\n  web:\n    image: nginx\n    ports:\n      - target: 80\n        published: [1]\n"
+    rc, _, err = run_config(tmp_path, text, capsys)
+    msg = assert_one_paragraph(err)
+    assert rc == 1
+    assert "services.web.ports[0].published:" in msg and ":6:" in msg
+
+
+def test_depends_on_cycle_reports_the_whole_cycle(tmp_path, capsys):
+    text = ("services:\n"
+            "  a:\n    image: x\n    depends_on: [b]\n"
+            "  b:\n    image: x\n    depends_on: [c]\n"
+            "  c:\n    image: x\n    depends_on: [a]\n")
+    rc, _, err = run_config(tmp_path, text, capsys)
+    msg = assert_one_paragraph(err)
+    assert rc == 1
+    assert "dependency cycle detected: a -> b -> c -> a" in msg
+    assert "services.c.depends_on.a" in msg
+    assert f"{tmp_path / 'compose.yaml'}:10:" in msg
+
+
+def test_self_dependency_is_a_cycle(tmp_path, capsys):
+    rc, _, err = run_config(tmp_path, "services:\n  a:\n    image: x\n    depends_on: [a]\n", capsys)
+    assert rc == 1
+    assert "dependency cycle detected: a -> a" in assert_one_paragraph(err)
+
+
+def test_no_consistency_skips_the_cycle_check(tmp_path, capsys):
+    rc, out, err = run_config(tmp_path, "services:\n  a:\n    image: x\n    depends_on: [a]\n", capsys,
+                              "--no-consistency")
+    assert rc == 0, err
+    assert '"depends_on"' in out
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("services:\n  a:\n    image: x\n    networks: [back]\n",
+     'services.a.networks.back: service "a" refers to undefined network back'),
+    ("services:\n  a:\n    image: x\n    volumes: ['data:/data']\n",
+     'services.a.volumes[0]: service "a" refers to undefined volume data'),
+    ("services:\n  a:\n    image: x\n    secrets: [token]\n",
+     'services.a.secrets[0]: service "a" refers to undefined secret token'),
+    ("services:\n  a:\n    image: x\n    depends_on: [db]\n",
+     'services.a.depends_on.db: service "a" depends on undefined service "db"'),
+    ("services:\n  a:\n    image: x\n    network_mode: host\n    networks: [n]\nnetworks:\n  n: {}\n",
+     "services.a.network_mode: service a declares mutually exclusive `network_mode` and `networks`"),
+    ("services:\n  a:\n    environment: {A: 1}\n",
+     'services.a: service "a" has neither an image nor a build context specified'),
+])
+def test_consistency_errors(tmp_path, capsys, text, expected):
+    rc, _, err = run_config(tmp_path, text, capsys)
+    assert rc == 1
+    assert expected in assert_one_paragraph(err)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("services:\n  a:\n    image: x\n    mem_limit: 12q\n", "services.a.mem_limit: invalid size"),
+    ("services:\n  a:\n    image: x\n    stop_grace_period: '10'\n", "services.a.stop_grace_period: invalid duration"),
+    ("services:\n  a:\n    image: x\n    ports: ['99999:80']\n", "services.a.ports: invalid port range"),
+    ("services:\n  a:\n    image: x\n    ports: ['1.2.3:80:80']\n", "services.a.ports: invalid IP address: 1.2.3"),
+    ("services:\n  a:\n    image: x\n    command: 'echo \"unterminated'\n", "services.a.command: invalid command line"),
+])
+def test_values_that_cannot_be_decoded(tmp_path, capsys, text, expected):
+    rc, _, err = run_config(tmp_path, text, capsys)
+    assert rc == 1
+    assert expected in assert_one_paragraph(err)
