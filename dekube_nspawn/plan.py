@@ -154,7 +154,7 @@ def build_plan(project, options: PlanOptions, diagnostics) -> Plan:
             address = interfaces[0].address if interfaces else None
         proc = process.plan_process(c, s, svc, m)
         image = image_by_ref.get(refs[s][0]) if s in refs else None
-        files, secret_mounts = storage.plan_secret_files(c, s, svc, m)
+        files = storage.plan_secret_files(c, s, svc, m)
         mounts = (list(with_from[s]) if r == 1 else
                   per_replica_mounts[(s, r)] + with_from[s][len(own_mounts[s]):])
         privileges = limits.plan_privileges(c, s, svc)
@@ -162,13 +162,10 @@ def build_plan(project, options: PlanOptions, diagnostics) -> Plan:
             c.warn(service_path(s, "sysctls"), "ignored: with network_mode host they would "
                    "change the host")
             privileges = replace(privileges, sysctls=())
-        if att.mode is ir.NetworkMode.JOIN:
-            for key in ("dns", "dns_search", "extra_hosts", "hostname"):
-                pass  # shared netns does not share /etc files: each machine keeps its own
         machines.append(ir.Machine(
             service=s, replica=r, name=m, unit=names.unit_name(m), image=image,
             rootfs=posixpath.join(layer_dirs[m], "root"), layer_dir=layer_dirs[m],
-            process=proc, mounts=tuple(mounts) + secret_mounts, secrets=files,
+            process=proc, mounts=tuple(mounts), secrets=files,
             network_mode=att.mode, netns=netns, join_machine=join_machine,
             interfaces=interfaces,
             ports=ports.plan_ports(c, s, svc, r, service_ids[s], address, taken_ports),

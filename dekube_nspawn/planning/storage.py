@@ -198,10 +198,11 @@ _FILE_IGNORED = {"template_driver": "ignored: the file is used as it is",
 
 
 def plan_secret_files(ctx: Context, service: str, svc, machine: str
-                      ) -> tuple[tuple[ir.SecretFile, ...], tuple[ir.Mount, ...]]:
+                      ) -> tuple[ir.SecretFile, ...]:
     """Secrets and configs as files: each prepared at start under the runtime dir (root only)
-    and bound read-only at its target; the mounts list carries the binds."""
-    files, mounts = [], []
+    and bound read-only at its target (the emitters bind `Machine.secrets`; they are not
+    repeated in `Machine.mounts`)."""
+    files = []
     for kind in ("secrets", "configs"):
         singular = kind[:-1]
         defined = ctx.resource(kind)
@@ -246,6 +247,4 @@ def plan_secret_files(ctx: Context, service: str, svc, machine: str
                 uid=str(ref["uid"]) if ref.get("uid") is not None else None,
                 gid=str(ref["gid"]) if ref.get("gid") is not None else None,
                 source_file=source_file, environment=environment, content=content))
-            mounts.append(ir.Mount(ir.MountKind.SECRET if kind == "secrets" else ir.MountKind.CONFIG,
-                                   runtime_path, target, read_only=True))
-    return tuple(files), tuple(mounts)
+    return tuple(files)
