@@ -29,3 +29,38 @@ class LoadOptions:
 def load_project(options: LoadOptions, diagnostics=None):
     from dekube_nspawn.loader.pipeline import load
     return load(options, diagnostics)
+
+
+def load_project_from_mapping(mapping, *, project_dir: str, name: str | None = None,
+                              environ: Mapping[str, str] | None = None, diagnostics=None,
+                              source: str = "<mapping>"):
+    """`load_project` for a compose document held in memory (the dekube transform): the very
+    same pipeline, fed the document as JSON text through the stdin slot (`-f -`), with the
+    project directory set as `--project-directory` would. JSON quotes every string, so no value
+    changes type on the way. Errors name `source` instead of stdin (their line numbers would
+    point into text nobody wrote)."""
+    from dekube_nspawn.errors import DekubeError
+    options = LoadOptions(files=("-",), stdin_text=_mapping_as_text(mapping), project_name=name,
+                          project_directory=project_dir, cwd=project_dir,
+                          environ=dict(environ or {}))
+    try:
+        return load_project(options, diagnostics)
+    except DekubeError as e:
+        if e.file != "-":
+            raise
+        try:
+            renamed = type(e)(e.message, file=source, key_path=e.key_path)
+        except TypeError:
+            raise e from None
+        raise renamed from None
+
+
+def _mapping_as_text(mapping) -> str:
+    """JSON (a subset of YAML) with the characters YAML may not carry raw (or would read as
+    line breaks) written as `\\u` escapes; characters outside the BMP stay raw (a YAML reader
+    would not pair JSON's surrogate escapes back)."""
+    import json
+    import re
+    text = json.dumps(mapping, ensure_ascii=False, default=str)
+    return re.sub("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]",
+                  lambda m: f"\\u{ord(m.group(0)):04x}", text)
