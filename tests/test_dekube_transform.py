@@ -139,3 +139,12 @@ def test_failed_conversion_status_is_reported(tmp_path, monkeypatch):
     ctx = dk.DekubeContext({"name": "shop"}, str(tmp_path))
     NspawnTransform().transform({"web": {"image": "nginx"}}, [], ctx)
     assert ctx.warnings == [f"nspawn: error: the conversion to {tmp_path}/nspawn failed (status 1)"]
+
+
+def test_a_malformed_dekube_config_is_survived(tmp_path, recorder):
+    ctx = dk.DekubeContext({}, str(tmp_path))
+    ctx.config = ["not", "a", "mapping"]
+    ctx.extension_config = "on"
+    NspawnTransform().transform({"web": {"image": "nginx"}}, [], ctx)
+    assert ctx.warnings[0] == "nspawn: extensions.nspawn: expected a mapping of options, got str; ignored"
+    assert recorder[0][0].name == os.path.basename(str(tmp_path)).lower().replace(".", "")

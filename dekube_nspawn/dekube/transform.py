@@ -25,21 +25,19 @@ class NspawnTransform:
     priority = 9000           # after dekube's bundled transforms (1000-8000): sees their result
 
     def transform(self, compose_services, ingress_entries, ctx):
-        sink = getattr(ctx, "warnings", None)
-        messages = sink if isinstance(sink, list) else []
-        start = len(messages)
-        strict = False
+        messages: list[str] = []
         try:
-            strict = run(compose_services, ctx, lambda text: messages.append(PREFIX + text))
+            run(compose_services, ctx, lambda text: messages.append(PREFIX + text))
         except _Failed as failure:
             messages.append(PREFIX + failure.text)
-            strict = failure.strict
-            if strict:
-                _exit_like_dekube(messages[start:])
-        finally:
-            if messages is not sink:   # a context without a warnings list: still tell the user
-                for line in messages[start:]:
-                    print(f"Warning: {line}", file=sys.stderr)
+            if failure.strict:
+                _exit_like_dekube(messages)
+        sink = getattr(ctx, "warnings", None)
+        if isinstance(sink, list):
+            sink.extend(messages)
+        else:   # a context without a warnings list: still tell the user
+            for line in messages:
+                print(f"Warning: {line}", file=sys.stderr)
 
 
 class _Failed(Exception):
@@ -48,10 +46,11 @@ class _Failed(Exception):
         self.text, self.strict = text, strict
 
 
-def run(compose_services, ctx, warn) -> bool:
-    """Convert; returns whether strict mode was on. Raises only `_Failed`."""
+def run(compose_services, ctx, warn) -> None:
+    """Convert; `warn(text)` takes each warning. Raises only `_Failed`."""
     from dekube_nspawn.dekube.options import read_options
-    config = getattr(ctx, "config", None) or {}
+    config = getattr(ctx, "config", None)
+    config = config if isinstance(config, dict) else {}
     options = read_options(config, getattr(ctx, "extension_config", None),
                            getattr(ctx, "output_dir", None) or ".", warn)
     diagnostics = Diagnostics(strict=options.strict)
@@ -72,7 +71,6 @@ def run(compose_services, ctx, warn) -> bool:
     if result != 0:
         raise _Failed(f"error: the conversion to {options.output_dir} failed (status {result})",
                       options.strict)
-    return options.strict
 
 
 def _convert(compose_services, ctx, config, options, diagnostics) -> int:
@@ -114,8 +112,9 @@ def _route(diagnostics, warn) -> None:
         warn(str(w))
 
 
-def _exit_like_dekube(lines) -> None:
+def _exit_like_dekube(lines: list[str]) -> None:
     """dekube prints ctx.warnings only after every transform ran; exiting now, print ours."""
-    for line in lines:
-        print(f"Error: {line}" if line is lines[-1] else f"Warning: {line}", file=sys.stderr)
+    for line in lines[:-1]:
+        print(f"Warning: {line}", file=sys.stderr)
+    print(f"Error: {lines[-1]}", file=sys.stderr)
     raise SystemExit(1)
