@@ -89,6 +89,7 @@ TOP_LEVEL_KEYS: dict[str, str | None] = {
     "version": "ignored: obsolete",
     "include": "ignored: resolved by the loader",
     "models": "ignored: AI models are not provided",
+    "jobs": "ignored: jobs are not run",
 }
 
 IGNORED_DEPLOY = {
