@@ -1,0 +1,116 @@
+"""yaml.py: YAML 1.2 scalars as go-yaml v3 reads them, duplicate keys, tags, alias bombs, positions."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from dekube_nspawn.errors import ComposeFileError
+from dekube_nspawn.loader import yaml as y
+
+
+def one(text):
+    docs = y.parse_documents(text, "t.yml")
+    assert len(docs) == 1
+    return docs[0]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("yes", "yes"), ("on", "on"), ("No", "No"), ("y", "y"),          # YAML 1.1 booleans stay strings
+    ("true", True), ("False", False), ("TRUE", True),
+    ("1:20", "1:20"), ("22:22", "22:22"),                              # no sexagesimal numbers
+    ("0777", 511), ("0o17", 15), ("0x1F", 31), ("0b101", 5),          # Go's ParseInt base 0
+    ("1_000", 1000), ("-12", -12), ("+12", 12),
+    ("1e3", 1000.0), (".5", 0.5), ("1.5", 1.5), ("+.5", 0.5),
+    ("08", 8.0), ("1__0", 10), ("0x", "0x"), ("0b2", "0b2"),  # bad octal: a float, as in go-yaml
+    ("~", None), ("null", None), ("", None), ("NULL", None),
+    ("'0777'", "0777"), ('"true"', "true"),                            # quoted: always strings
+    ("1.2.3", "1.2.3"), ("v1", "v1"), ("-x", "-x"), (".", "."),
+])
+def test_plain_scalars_resolve_like_go_yaml_v3(text, expected):
+    assert one(f"k: {text}\n")["k"] == expected
+
+
+def test_duplicate_key_names_both_lines():
+    with pytest.raises(ComposeFileError) as e:
+        y.parse_documents("services:\n  a:\n    image: x\n    image: y\n", "dup.yml")
+    msg = str(e.value)
+    assert msg.startswith("dup.yml:4:5:")
+    assert '"image" already defined at line 3' in msg
+
+
+def test_merge_keys_may_repeat_what_they_merge():
+    doc = one("x: &x {a: 1, b: 2}\ny:\n  <<: *x\n  b: 3\n")
+    assert doc["y"] == {"a": 1, "b": 3}
+
+
+def test_anchors_and_aliases_share_values():
+    doc = one("base: &b [1, 2]\nother: *b\n")
+    assert doc["other"] == [1, 2]
+
+
+def test_reset_and_override_tags_become_markers():
+    doc = one("a: !reset []\nb: !override {c: 1}\nc: !reset null\nd: !override [x]\n")
+    assert isinstance(doc["a"], y.Reset) and isinstance(doc["c"], y.Reset)
+    assert isinstance(doc["b"], y.Override) and doc["b"].value == {"c": 1}
+    assert doc["d"].value == ["x"]
+
+
+def test_multi_document_files_give_every_document():
+    docs = y.parse_documents("a: 1\n---\nb: 2\n---\n", "m.yml")
+    assert docs == [{"a": 1}, {"b": 2}]
+
+
+def test_syntax_error_is_one_paragraph_with_position():
+    with pytest.raises(ComposeFileError) as e:
+        y.parse_documents("services:\n  a: [1\n  b: 2\n", "bad.yml")
+    msg = str(e.value)
+    assert msg.startswith("bad.yml:3:")
+    assert "\n" not in msg
+
+
+def test_tab_indentation_is_a_syntax_error():
+    with pytest.raises(ComposeFileError, match=r"^tab.yml:2:"):
+        y.parse_documents("a:\n\tb: 1\n", "tab.yml")
+
+
+def test_alias_bomb_is_refused_quickly():
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 10):
+        refs = ", ".join([f"*a{i-1}"] * 10)
+        lines.append(f"a{i}: &a{i} [{refs}]")
+    start = time.perf_counter()
+    with pytest.raises(ComposeFileError, match="alias"):
+        y.parse_documents("\n".join(lines) + "\n", "bomb.yml")
+    assert time.perf_counter() - start < 2
+
+
+def test_moderate_alias_use_is_fine():
+    lines = ["a0: &a0 [x, x]"] + [f"a{i}: &a{i} [*a{i-1}, *a{i-1}]" for i in range(1, 12)]
+    doc = one("\n".join(lines) + "\n")
+    assert len(doc["a11"]) == 2
+
+
+def test_line_of_finds_nested_keys_and_list_items():
+    text = "services:\n  web:\n    image: x\n    ports:\n      - 80\n      - 81\n"
+    y.parse_documents(text, "pos.yml")
+    assert y.line_of("pos.yml", ("services", "web", "image")) == (3, 5)
+    assert y.line_of("pos.yml", ("services", "web", "ports", 1)) == (6, 9)
+    # a path that goes deeper than the file: the deepest node found
+    assert y.line_of("pos.yml", ("services", "web", "nope")) == (2, 3)
+
+
+def test_line_of_accepts_text():
+    assert y.line_of("a:\n  b: 1\n", ("a", "b")) == (2, 3)
+
+
+def test_thousand_services_parse_fast():
+    svc = ("  s{i}:\n    image: nginx\n    ports: ['{i}:80']\n    environment: {{A: '1', B: x}}\n"
+           "    volumes: ['./d:/data']\n    healthcheck: {{test: [CMD, 'true'], interval: 10s}}\n")
+    text = "services:\n" + "".join(svc.format(i=i) for i in range(1000))
+    y.parse_documents(text, "warm.yml")
+    start = time.perf_counter()
+    doc = y.parse_documents(text, "big.yml")[0]
+    elapsed = time.perf_counter() - start
+    assert len(doc["services"]) == 1000
+    assert elapsed < 0.6, f"1000 services took {elapsed:.2f}s"
