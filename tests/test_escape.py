@@ -1,0 +1,197 @@
+"""escape.py: each function's output read back by the real consumer (systemd-nspawn for .nspawn
+words and paths, systemd-analyze verify for unit lines), byte-exact or refused with a
+ConversionError; never an extra line, option or argument."""
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import tempfile
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import consumers
+from dekube_nspawn import escape
+from dekube_nspawn.errors import ConversionError
+
+# Printable ASCII (both quote kinds, `$`, `%`, `\`, `;`, `#`, `-`...), whitespace and some non-ASCII.
+chars = st.characters(min_codepoint=0x20, max_codepoint=0x7E) | st.sampled_from(
+    ["\t", "\n", "é", "€", "😀", '"', "'", "\\", "$", "%", ";", "-", " "])
+values = st.text(alphabet=chars, max_size=24)
+tricky = st.sampled_from(["", " ", "-x", "--help", "a b", "$HOME", "${X}", "%n", "%%", "\\", "a\\",
+                          "\\\\", ";", " ; ", "#c", "'", '"', "x'y", 'x"y', "a\tb", "\\x41",
+                          "$$", "@", "!", "-@:+!"])
+word_lists = st.lists(values | tricky, min_size=1, max_size=6)
+
+needs_root = pytest.mark.skipif(bool(consumers.tools_available()),
+                                reason=f"needs {consumers.tools_available()}")
+
+
+# --------------------------------------------------------------------------------------------
+# pure behaviour
+
+
+def test_nspawn_word_picks_the_absent_quote_kind():
+    assert escape.nspawn_word("a b") == '"a b"'
+    assert escape.nspawn_word('say "hi"') == "'say \"hi\"'"
+    with pytest.raises(ConversionError, match="both quote kinds"):
+        escape.nspawn_word("it's \"x\"")
+    with pytest.raises(ConversionError, match="line break"):
+        escape.nspawn_word("a\nb")
+
+
+def test_unit_exec_word_quotes_only_what_systemd_would_interpret():
+    assert escape.unit_exec_word("--machine=a-b") == "--machine=a-b"
+    assert escape.unit_exec_word("$HOME") == '"$$HOME"'
+    assert escape.unit_exec_word("50%") == '"50%%"'
+    assert escape.unit_exec_word("a\nb") == '"a\\nb"'
+    assert escape.unit_exec_word("") == '""'
+    assert escape.unit_exec_word(";") == '";"'
+
+
+def test_unit_exec_line_refuses_an_untrusted_executable():
+    for bad in ("-/bin/sh", "sh", "/bin/s h", "@/bin/sh", "/bin/../sh"):
+        with pytest.raises(ConversionError):
+            escape.unit_exec_line([bad, "x"])
+
+
+def test_unit_text_never_continues_the_line():
+    assert escape.unit_text("a \n b") == "a b"
+    assert not escape.unit_text("ends with \\").endswith("\\")
+    assert escape.unit_text("100%") == "100%%"
+
+
+def test_nspawn_path_escapes_the_separator():
+    assert escape.nspawn_path("/srv/a:b\\c") == "/srv/a\\:b\\\\c"
+    for bad in ("relative", "/x\n", "/trailing "):
+        with pytest.raises(ConversionError):
+            escape.nspawn_path(bad)
+
+
+def test_unit_environment_refuses_names_systemd_ignores():
+    with pytest.raises(ConversionError):
+        escape.unit_environment("A-B", "x")
+    with pytest.raises(ConversionError):
+        escape.unit_environment("A", "x\x01")
+
+
+@given(st.text())
+def test_shell_quote_round_trips_through_sh(value):
+    if "\x00" in value:
+        with pytest.raises(ConversionError):
+            escape.shell_quote(value)
+        return
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return
+    out = subprocess.run(["sh", "-c", "printf %s " + escape.shell_quote(value)],
+                         capture_output=True).stdout
+    assert out == value.encode()
+
+
+# --------------------------------------------------------------------------------------------
+# .nspawn: systemd-nspawn reads the words back
+
+
+def _accepted(value: str, quoting) -> bool:
+    try:
+        quoting(value)
+        return True
+    except ConversionError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def rootfs():
+    if consumers.tools_available():
+        pytest.skip(f"needs {consumers.tools_available()}")
+    return consumers.busybox_rootfs(pathlib.Path(tempfile.mkdtemp(prefix="dekube-escape-")))
+
+
+def _run_settings(rootfs, text: str):
+    settings_file = pathlib.Path(tempfile.mkdtemp(prefix="dekube-escape-")) / "esc-test.nspawn"
+    settings_file.write_text(text)
+    r = consumers.run_nspawn(rootfs, settings_file, "esc-test")
+    return r
+
+
+@needs_root
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(words=word_lists, env_values=word_lists)
+def test_nspawn_parameters_and_environment_read_back_exactly(rootfs, words, env_values):
+    refused = [w for w in words + env_values if not _accepted(w, escape.nspawn_word)]
+    for w in refused:   # refusals are exactly what the format cannot carry
+        assert "\n" in w or ('"' in w and "'" in w)
+    words = [w for w in words if w not in refused]
+    env_values = [v for v in env_values if v not in refused]
+    params = " ".join(escape.nspawn_word(w) for w in ["/bin/show"] + words)
+    env_lines = "".join(f"Environment={escape.nspawn_word(f'T_{i}={v}')}\n"
+                        for i, v in enumerate(env_values))
+    text = f"[Exec]\nBoot=no\nParameters={params}\n{env_lines}PrivateUsers=no\n"
+    r = _run_settings(rootfs, text)
+    assert r.returncode == 0, r.stderr
+    assert "esc-test.nspawn:" not in r.stderr, r.stderr
+    argv_part, _, env_part = r.stdout.encode("utf-8", "surrogateescape").partition(b"\x01")
+    argv = argv_part.split(b"\x00")[:-1]
+    assert argv == [w.encode() for w in words]
+    env = {}
+    for item in env_part.split(b"\x00"):
+        name, _, value = item.partition(b"=")
+        env[name] = value
+    for i, v in enumerate(env_values):
+        assert env[f"T_{i}".encode()] == v.encode()
+    assert {n for n in env if n.startswith(b"T_")} == {f"T_{i}".encode() for i in range(len(env_values))}
+
+
+@needs_root
+@pytest.mark.parametrize("name", ["a:b", "back\\slash", "sp ace", "q'uo\"te", "-dash", "%p$x", "é"])
+def test_nspawn_bind_paths_read_back_exactly(name):
+    # nspawn creates mount points inside the rootfs: a fresh one per case keeps /mnt exact.
+    rootfs = consumers.busybox_rootfs(pathlib.Path(tempfile.mkdtemp(prefix="dekube-escape-")))
+    source = f"/srv/esc-src-{name}"
+    target = f"/mnt/{name}"
+    text = ("[Exec]\nBoot=no\nPrivateUsers=no\n"
+            "Parameters=/bin/sh -c 'ls /mnt /tmp; cat /mnt/*/marker'\n"
+            "[Files]\n"
+            f"BindReadOnly={escape.nspawn_path(source)}:{escape.nspawn_path(target)}\n"
+            f"TemporaryFileSystem={escape.nspawn_path('/tmp/' + name)}:mode=0700\n")
+    settings_file = pathlib.Path(tempfile.mkdtemp(prefix="dekube-escape-")) / "esc-bind.nspawn"
+    settings_file.write_text(text)
+    # The consumer script creates the missing source directory; put a marker in it first.
+    script = (f"mkdir -p {escape.shell_quote(source)} && echo ok > {escape.shell_quote(source + '/marker')}"
+              f" && exec \"$@\"")
+    r = subprocess.run(["unshare", "-m", "bash", "-c", consumers._OVERLAYS + script, "x",
+                        "bash", "-c", consumers._NSPAWN_SCRIPT, "check", str(rootfs), str(settings_file),
+                        "esc-bind"], capture_output=True, text=True, timeout=60)
+    # /mnt and /tmp of the machine hold exactly the one entry each, named exactly.
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"/mnt:\n{name}\n\n/tmp:\n{name}\nok\n", (r.stdout, r.stderr)
+    assert "esc-bind.nspawn:" not in r.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# units: systemd-analyze verify parses them without a single complaint
+
+
+@needs_root
+@settings(max_examples=20, deadline=None)
+@given(description=values | tricky, env_value=values | tricky, words=word_lists)
+def test_unit_lines_parse_without_complaint(description, env_value, words):
+    try:
+        env_line = escape.unit_environment("T_VALUE", env_value)
+    except ConversionError:
+        assert any(ord(c) < 0x20 and c not in "\t\n" for c in env_value)
+        env_line = escape.unit_environment("T_VALUE", "x")
+    unit = ("[Unit]\n"
+            f"Description={escape.unit_text(description)}\n"
+            "[Service]\n"
+            f"Environment={env_line}\n"
+            f"ExecStart={escape.unit_exec_line(['/bin/true'] + words)}\n")
+    d = pathlib.Path(tempfile.mkdtemp(prefix="dekube-escape-"))
+    (d / "esc-test.service").write_text(unit)
+    r = subprocess.run(["systemd-analyze", "verify", "--man=no", str(d / "esc-test.service")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and not (r.stdout + r.stderr).strip(), (unit, r.stdout, r.stderr)
+    # One line per setting, nothing more: the value never spills onto a new line.
+    assert unit.count("\n") == 5
