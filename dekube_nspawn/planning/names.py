@@ -41,25 +41,25 @@ def label(original: str, max_len: int, hash_len: int = 8) -> str:
     return f"{stem}-{suffix}" if stem else f"x{suffix}"[:max_len]
 
 
-def unique_labels(originals: list[str], max_len: int) -> dict[str, str]:
-    """Map each original to a label, all distinct: labels that two originals share are replaced
-    by hashed forms (longer hashes until no collision is left; deterministic: depends only on
-    the set of originals)."""
-    originals = sorted(set(originals))
-    result = {o: label(o, max_len) for o in originals}
+def unique_labels(raw: dict, max_len: int) -> dict:
+    """key -> label of `raw[key]`, all distinct. Keys whose labels clash (also when two keys
+    have the same raw name, e.g. replica 1 of `web` and service `web-1`) get hashed forms
+    instead, from the raw name and the key itself; longer hashes until nothing clashes.
+    Deterministic: depends only on the mapping."""
+    result = {k: label(r, max_len) for k, r in raw.items()}
     hash_len = 8
     while True:
-        by_label: dict[str, list[str]] = {}
-        for o, lab in result.items():
-            by_label.setdefault(lab, []).append(o)
-        clashes = [os_ for os_ in by_label.values() if len(os_) > 1]
+        by_label: dict[str, list] = {}
+        for k in sorted(result, key=repr):
+            by_label.setdefault(result[k], []).append(k)
+        clashes = [ks for ks in by_label.values() if len(ks) > 1]
         if not clashes:
             return result
         for group in clashes:
-            for o in group:
-                stem = _squash(o)[: max_len - hash_len - 1].rstrip("-")
-                suffix = short_hash("collision:" + o, hash_len)
-                result[o] = f"{stem}-{suffix}" if stem else f"x{suffix}"[:max_len]
+            for k in group:
+                stem = _squash(raw[k])[: max_len - hash_len - 1].rstrip("-")
+                suffix = short_hash(f"collision:{raw[k]}\0{k!r}", hash_len)
+                result[k] = f"{stem}-{suffix}" if stem else f"x{suffix}"[:max_len]
         hash_len += 4
         if hash_len > 40:  # pragma: no cover - would need a sha256 prefix collision
             raise RuntimeError("cannot make names unique")
@@ -83,16 +83,13 @@ def machine_names(project: str, replicas: dict[str, int]) -> dict[tuple[str, int
     for service, count in replicas.items():
         for r in range(1, count + 1):
             raw[(service, r)] = machine_raw_name(project, service, r, count > 1)
-    mapped = unique_labels(list(raw.values()), MACHINE_NAME_MAX)
-    return {k: mapped[v] for k, v in raw.items()}
+    return unique_labels(raw, MACHINE_NAME_MAX)
 
 
 def service_ids(project: str, services: list[str]) -> dict[str, str]:
     """service -> `<project>-<service>` label, unique within the project (port and health unit
     names are per service)."""
-    raw = {s: f"{project}-{s}" for s in services}
-    mapped = unique_labels(list(raw.values()), MACHINE_NAME_MAX)
-    return {s: mapped[r] for s, r in raw.items()}
+    return unique_labels({s: f"{project}-{s}" for s in services}, MACHINE_NAME_MAX)
 
 
 def unit_name(machine: str) -> str:
@@ -106,9 +103,8 @@ def target_name(project: str) -> str:
 def bridge_names(project: str, networks: list[str]) -> dict[str, str]:
     """network -> `dk-` + 12 bytes from project and network, unique within the project."""
     room = IFNAME_MAX - len(BRIDGE_PREFIX)
-    raw = {n: f"{project}-{n}" for n in networks}
-    mapped = unique_labels(list(raw.values()), room)
-    return {n: BRIDGE_PREFIX + mapped[r] for n, r in raw.items()}
+    mapped = unique_labels({n: f"{project}-{n}" for n in networks}, room)
+    return {n: BRIDGE_PREFIX + b for n, b in mapped.items()}
 
 
 def valid_ifname(name: str) -> bool:
