@@ -95,6 +95,8 @@ def test_relative_mounts_resolve_against_dekube_output_directory(converted):
     assert re.search(r"^Bind=\S+:/var/cache/nginx$", web, re.M)      # emptyDir: anonymous volume
     assert f"BindReadOnly={out}/secrets/db-credentials:/run/credentials\n" in \
         read(nspawn, "shop-migrate.nspawn")
+    # dekube writes the Caddyfile after the transforms ran: bound by path all the same
+    assert f"BindReadOnly={out}/Caddyfile:/etc/caddy/Caddyfile\n" in read(nspawn, "shop-caddy.nspawn")
     for machine in ("shop-postgres", "shop-postgres-init-permissions"):
         assert f"Bind={out}/data/postgres-data:/var/lib/postgresql/data\n" in \
             read(nspawn, f"{machine}.nspawn")
