@@ -132,3 +132,21 @@ def test_limits_healthchecks_ports_and_overrides(converted):
     # dekube.yaml overrides apply, as in dekube's compose.yml
     bootstrap = read(nspawn, "bootstrap.sh")
     assert "registry.example/shop/migrate:2.1" in bootstrap and "migrate:2.0" not in bootstrap
+
+
+def test_project_named_after_a_directory_compose_would_normalize(tmp_path):
+    """dekube names the project after the helmfile directory and builds container names from
+    that raw name; compose normalizes the project name but matches container names as written."""
+    services, config, out = dk.shop(tmp_path)
+    config["name"] = "My.Shop"
+    services["web"]["container_name"] = "My.Shop-web"
+    services["web-sidecar-exporter"]["network_mode"] = "container:My.Shop-web"
+    from dekube_nspawn.dekube import NspawnTransform
+    ctx = dk.DekubeContext(config, out)
+    NspawnTransform().transform(services, [], ctx)
+    assert ctx.warnings == []
+    nspawn = tmp_path / "dekube-out" / "nspawn"
+    assert (nspawn / "dekube-myshop.target").is_file()
+    assert "--network-namespace-path=/run/netns/myshop-web" in \
+        read(nspawn, "nspawn-myshop-web-sidecar-exporter.service")
+    assert "My.Shop-web" in read(nspawn, "hosts").split()
