@@ -132,6 +132,8 @@ def build_plan(project, options: PlanOptions, diagnostics) -> Plan:
             ctx.warn(service_path(s, "container_name"), "a container name with several "
                      "replicas: every replica answers to it in /etc/hosts")
 
+    for s, count in replicas.items():
+        ports.warn_scaled(ctx, s, services[s], count)
     taken_ports: set = set()
     machines = []
     for s, r, m in machine_list:

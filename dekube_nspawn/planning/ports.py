@@ -21,9 +21,7 @@ def plan_ports(ctx: Context, service: str, svc, replica: int, service_id: str,
     if not ports:
         return ()
     base = service_path(service, "ports")
-    if replica > 1:
-        ctx.warn(base, f"replica {replica} publishes no ports: a host port can be bound once "
-                 "(replica 1 has them)")
+    if replica > 1:      # warned once per service by warn_scaled
         return ()
     if address is None:
         ctx.warn(base, "not published: the machine has no address of its own (network_mode "
@@ -71,3 +69,9 @@ def plan_ports(ctx: Context, service: str, svc, replica: int, service_id: str,
             protocol=protocol,
             socket_unit=names.port_unit_stem(service_id, protocol, host_port, host_ip)))
     return tuple(out)
+
+
+def warn_scaled(ctx: Context, service: str, svc, count: int) -> None:
+    if count > 1 and svc.get("ports"):
+        ctx.warn(service_path(service, "ports"), f"replicas 2..{count} publish no ports: a host "
+                 "port can be bound once (replica 1 has them)")
