@@ -21,13 +21,20 @@ class ExtendsError(ComposeFileError):
     pass
 
 
+def _err(message, *, file=None, key_path=()) -> ExtendsError:
+    """The error, pointing at the line of `key_path` in `file` when the file spells it out."""
+    from dekube_nspawn.loader.yaml import line_of
+    line, column = line_of(file, key_path) if file and file != "-" else (None, None)
+    return ExtendsError(message, file=file, line=line, column=column, key_path=key_path)
+
+
 def apply(cfg: dict, filename: str, ctx, reset_paths=()) -> None:
     """Resolve every `extends` of `cfg["services"]` in place."""
     services = cfg.get("services")
     if services is None:
         return
     if not isinstance(services, dict):
-        raise ExtendsError("services must be a mapping", file=filename, key_path=("services",))
+        raise _err("services must be a mapping", file=filename, key_path=("services",))
     for name in list(services):
         _resolve(name, services, filename, ctx, chain=(), reset_paths=reset_paths)
 
@@ -37,7 +44,7 @@ def _resolve(name, services, filename, ctx, chain, reset_paths=()):
     if service is None:
         return None
     if not isinstance(service, dict):
-        raise ExtendsError("must be a mapping", file=filename, key_path=("services", name))
+        raise _err("must be a mapping", file=filename, key_path=("services", name))
     spec = service.get("extends")
     if spec is None:
         return service
@@ -49,9 +56,9 @@ def _resolve(name, services, filename, ctx, chain, reset_paths=()):
         ref = spec["service"]
         ref_file = spec.get("file")
         if ref_file is not None and not isinstance(ref_file, str):
-            raise ExtendsError("file must be a string", file=filename, key_path=key_path + ("file",))
+            raise _err("file must be a string", file=filename, key_path=key_path + ("file",))
     else:
-        raise ExtendsError("must be a service name or a mapping with `service`", file=filename,
+        raise _err("must be a service name or a mapping with `service`", file=filename,
                            key_path=key_path)
 
     base_services, base_filename, base_resets = services, filename, ()
@@ -59,14 +66,14 @@ def _resolve(name, services, filename, ctx, chain, reset_paths=()):
         base_services, base_filename, base_resets = _load_other_file(ref_file, filename, name, ref,
                                                                      ctx, key_path)
     elif ref not in services:
-        raise ExtendsError(f'cannot extend service "{name}" in {filename}: service "{ref}" not found',
+        raise _err(f'cannot extend service "{name}" in {filename}: service "{ref}" not found',
                            file=filename, key_path=key_path)
 
     link = (base_filename, name)
     if link in chain:
         first = chain[0]
         steps = [f"{first[1]} in {first[0]}"] + [f"extends {s} in {f}" for f, s in chain[1:] + (link,)]
-        raise ExtendsError("circular reference: " + ", ".join(steps), file=filename, key_path=key_path)
+        raise _err("circular reference: " + ", ".join(steps), file=filename, key_path=key_path)
     chain = chain + (link,)
 
     base = _resolve(ref, base_services, base_filename, ctx, chain, base_resets)
@@ -92,13 +99,13 @@ def _load_other_file(ref_file, filename, name, ref, ctx, key_path):
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except OSError as e:
-        raise ExtendsError(f"cannot read {path}: {e.strerror or e}", file=filename,
+        raise _err(f"cannot read {path}: {e.strerror or e}", file=filename,
                            key_path=key_path + ("file",)) from None
     merged: dict = {}
     resets: list = []
     for doc in yaml_stage.parse_documents(text, path):
         if not isinstance(doc, dict):
-            raise ExtendsError("top-level object must be a mapping", file=path)
+            raise _err("top-level object must be a mapping", file=path)
         if ctx.interpolate:
             doc = interpolate_stage.interpolate(doc, ctx.environ, filename=path)
         doc, paths = reset.strip(doc)
@@ -107,10 +114,10 @@ def _load_other_file(ref_file, filename, name, ref, ctx, key_path):
         merged = merge.merge(merged, doc)
     services = merged.get("services")
     if not isinstance(services, dict):
-        raise ExtendsError(f'cannot extend service "{name}" in {path}: no services section',
+        raise _err(f'cannot extend service "{name}" in {path}: no services section',
                            file=filename, key_path=key_path)
     if ref not in services:
-        raise ExtendsError(f'cannot extend service "{name}" in {filename}: service "{ref}" not found '
+        raise _err(f'cannot extend service "{name}" in {filename}: service "{ref}" not found '
                            f"in {ref_file}", file=filename, key_path=key_path)
     rel = os.path.relpath(os.path.dirname(path), ctx.working_dir)
     for svc in services.values():

@@ -22,6 +22,13 @@ class IncludeError(ComposeFileError):
     pass
 
 
+def _err(message, *, file=None, key_path=()) -> IncludeError:
+    """The error, pointing at the line of `key_path` in `file` when the file spells it out."""
+    from dekube_nspawn.loader.yaml import line_of
+    line, column = line_of(file, key_path) if file and file != "-" else (None, None)
+    return IncludeError(message, file=file, line=line, column=column, key_path=key_path)
+
+
 def _as_list(value, key_path, filename):
     if value is None:
         return []
@@ -29,13 +36,13 @@ def _as_list(value, key_path, filename):
         return [value]
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return list(value)
-    raise IncludeError("must be a string or a list of strings", file=filename, key_path=key_path)
+    raise _err("must be a string or a list of strings", file=filename, key_path=key_path)
 
 
 def entries(spec, filename):
     """The `include` section as [(paths, project_directory, env_files, key_path)]."""
     if not isinstance(spec, list):
-        raise IncludeError("must be a list", file=filename, key_path=("include",))
+        raise _err("must be a list", file=filename, key_path=("include",))
     out = []
     for i, item in enumerate(spec):
         kp = ("include", i)
@@ -44,15 +51,15 @@ def entries(spec, filename):
         elif isinstance(item, dict):
             paths = _as_list(item.get("path"), kp + ("path",), filename)
             if not paths:
-                raise IncludeError("path is required", file=filename, key_path=kp)
+                raise _err("path is required", file=filename, key_path=kp)
             pd = item.get("project_directory")
             if pd is not None and not isinstance(pd, str):
-                raise IncludeError("must be a string", file=filename, key_path=kp + ("project_directory",))
+                raise _err("must be a string", file=filename, key_path=kp + ("project_directory",))
             env = item.get("env_file")
             out.append((paths, pd, _as_list(env, kp + ("env_file",), filename) if env is not None
                         else None, kp))
         else:
-            raise IncludeError("must be a path or a mapping", file=filename, key_path=kp)
+            raise _err("must be a path or a mapping", file=filename, key_path=kp)
     return out
 
 
@@ -69,7 +76,7 @@ def apply(cfg: dict, filename: str, ctx) -> None:
     for paths, project_directory, env_files, key_path in entries(spec, filename):
         files = [os.path.normpath(os.path.join(ctx.working_dir, os.path.expanduser(p))) for p in paths]
         if files[0] in chain:
-            raise IncludeError("include cycle detected: " + " includes ".join(chain + (files[0],)),
+            raise _err("include cycle detected: " + " includes ".join(chain + (files[0],)),
                                file=filename, key_path=key_path)
         if project_directory is None:
             sub_dir = os.path.dirname(files[0])
@@ -86,10 +93,10 @@ def apply(cfg: dict, filename: str, ctx) -> None:
                     continue
                 f = os.path.join(ctx.working_dir, f)
                 if not os.path.exists(f):
-                    raise IncludeError(f"env file {f} not found", file=filename,
+                    raise _err(f"env file {f} not found", file=filename,
                                        key_path=key_path + ("env_file",))
                 if os.path.isdir(f):
-                    raise IncludeError(f"{f} is not a file", file=filename,
+                    raise _err(f"{f} is not a file", file=filename,
                                        key_path=key_path + ("env_file",))
                 resolved.append(f)
             env_files = resolved
@@ -101,7 +108,7 @@ def apply(cfg: dict, filename: str, ctx) -> None:
         sources = []
         for f in files:
             if f in chain:
-                raise IncludeError("include cycle detected: " + " includes ".join(chain + (f,)),
+                raise _err("include cycle detected: " + " includes ".join(chain + (f,)),
                                    file=filename, key_path=key_path)
             sources.append((f, pipeline.read_source(f, None)))
         imported = pipeline.load_model(sources, sub_ctx)
@@ -119,6 +126,6 @@ def _import_resources(source: dict, target: dict, filename, key_path) -> None:
             to = target[kind] = {}
         for name, definition in items.items():
             if name in to:
-                raise IncludeError(f"{kind}.{name} conflicts with imported resource", file=filename,
+                raise _err(f"{kind}.{name} conflicts with imported resource", file=filename,
                                    key_path=(kind, name))
             to[name] = definition
