@@ -1,0 +1,126 @@
+"""Helper scripts under `lib/` (netns.sh, rootfs.sh, prepare.sh, health.sh), rendered from the IR.
+
+The units run these as ExecStartPre/ExecStartPost/ExecStopPost (docs/runtime.md). Each script
+carries the project's paths and a per-machine table generated from the plan, so the only input a
+unit passes is the machine name (plus the interface arguments of `netns.sh up`, per the contract)
+and a script never acts on a machine the project does not have.
+
+Also home of the Jinja environment shared by the host-script emitters (bootstrap, install, health).
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import pathlib
+import re
+
+import jinja2
+
+from dekube_nspawn.emit import OutputFile
+from dekube_nspawn.escape import shell_quote
+from dekube_nspawn.ir import Machine, MountKind, NetworkMode, Plan
+
+_TEMPLATE_DIRS = (
+    pathlib.Path(__file__).resolve().parent.parent.parent / "templates",   # source tree
+    pathlib.Path(__file__).resolve().parent.parent / "templates",          # installed wheel
+)
+
+LIB_SCRIPTS = ("netns.sh", "rootfs.sh", "prepare.sh", "health.sh")
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(d) for d in _TEMPLATE_DIRS if d.is_dir()]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+        # bash's `${#array[@]}` must not open a Jinja comment.
+        comment_start_string="{##",
+        comment_end_string="##}",
+    )
+    # Every value that reaches a shell script goes through this filter, never through hand quoting.
+    env.filters["sh"] = lambda value: shell_quote(str(value))
+    env.filters["octal"] = lambda value: format(value, "04o")
+    return env
+
+
+def render_template(name: str, **context) -> str:
+    return environment().get_template(name).render(**context)
+
+
+_SAFE_COMPONENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+
+
+def safe_file_name(name: str) -> str:
+    """A file name for an arbitrary compose key: the key itself when harmless, else a hash."""
+    if _SAFE_COMPONENT.fullmatch(name) and ".." not in name:
+        return name
+    return "h-" + hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
+def env_secret_path(plan: Plan, secret_name: str) -> str:
+    """Where install.sh writes a secret read from its environment (0600 in a 0700 dir)."""
+    return f"{plan.config_dir}/secrets/{safe_file_name(secret_name)}"
+
+
+def images_dir(plan: Plan) -> str:
+    return f"{plan.layout.state_dir}/images"
+
+
+def helpers_dir(plan: Plan) -> str:
+    """The setpriv + loader + libraries directory bound read-only at /run/dekube/ (docs/runtime.md)."""
+    return f"{plan.layout.state_dir}/runtime"
+
+
+def image_defaults_path(plan: Plan, machine: Machine) -> str:
+    """The [Exec] block bootstrap.sh derives from the unpacked image (unresolved images only)."""
+    return f"{plan.state_dir}/image-defaults/{machine.name}.nspawn"
+
+
+def _uid_gid(value: str | None) -> str:
+    return "0" if value is None or value == "" else value
+
+
+def _prepare_entries(machine: Machine):
+    """What prepare.sh does for one machine, in the order docker would: mounts, then files."""
+    steps = []
+    for m in machine.mounts:
+        if m.kind is MountKind.BIND:
+            steps.append(("bind", m.source, m.target, m.create_host_path))
+        elif m.kind in (MountKind.VOLUME, MountKind.ANONYMOUS):
+            steps.append(("volume", m.source, m.target, False))
+    return steps
+
+
+def _context(plan: Plan) -> dict:
+    machines = []
+    for m in plan.machines:
+        machines.append({
+            "m": m,
+            "mount_steps": _prepare_entries(m),
+            "secrets": [{
+                "s": s,
+                "uid": _uid_gid(s.uid),
+                "gid": _uid_gid(s.gid),
+                "env_file": env_secret_path(plan, s.name) if s.environment else None,
+            } for s in m.secrets],
+            "host_veths": [i.host_name for i in m.interfaces],
+            "macs": [(i.name, i.mac_address) for i in m.interfaces if i.mac_address],
+            "has_netns": m.network_mode in (NetworkMode.BRIDGED, NetworkMode.NONE),
+            "needs_helpers": m.process.user is not None,
+        })
+    return {
+        "plan": plan,
+        "machines": machines,
+        "images_dir": images_dir(plan),
+        "helpers_dir": helpers_dir(plan),
+    }
+
+
+def render(plan: Plan) -> list[OutputFile]:
+    ctx = _context(plan)
+    return [OutputFile(f"lib/{name}", render_template(f"lib/{name}.j2", **ctx), 0o755)
+            for name in LIB_SCRIPTS]
