@@ -19,7 +19,7 @@ def duration_seconds(value, key_path) -> float:
         return float(value)
     text = str(value).strip()
     sign = 1.0
-    if text[:1] in "+-":
+    if text and text[0] in "+-":
         sign = -1.0 if text[0] == "-" else 1.0
         text = text[1:]
     if text == "0":
