@@ -183,6 +183,7 @@ def build_plan(project, options: PlanOptions, diagnostics) -> Plan:
             extra_hosts=network.parse_extra_hosts(c, s, svc),
             service_id=service_ids[s]))
 
+    _warn_shared_extra_hosts(ctx, machines)
     used_volumes = {m.source for mach in machines for m in mach.mounts
                     if m.kind is ir.MountKind.VOLUME}
     return Plan(
@@ -193,6 +194,16 @@ def build_plan(project, options: PlanOptions, diagnostics) -> Plan:
         images=tuple(image_by_ref[r] for r in sorted(image_by_ref)),
         hosts=network.plan_hosts(machines, container_names),
         config_dir=ctx.config_dir, state_dir=ctx.state_dir, runtime_dir=ctx.runtime_dir)
+
+
+def _warn_shared_extra_hosts(ctx: Context, machines: list[ir.Machine]) -> None:
+    """All machines share one /etc/hosts, so one service's extra_hosts reach the others too."""
+    per_service = {m.service: m.extra_hosts for m in machines}
+    if len(set(per_service.values())) > 1:
+        for service, extra in sorted(per_service.items()):
+            if extra:
+                ctx.warn(service_path(service, "extra_hosts"), "every machine of the project "
+                         "sees these entries (one shared /etc/hosts)")
 
 
 class _QuietDiagnostics:

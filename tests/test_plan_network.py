@@ -128,7 +128,7 @@ def test_join_chains_resolve_and_cycles_fail():
 
 
 def test_hosts_entries_and_extra_hosts():
-    p, _ = plan({"web": {"image": "x", "container_name": "webbox", "hostname": "www",
+    p, diag = plan({"web": {"image": "x", "container_name": "webbox", "hostname": "www",
                          "networks": {"default": {"aliases": ["site"]}},
                          "extra_hosts": ["ext=1.2.3.4", "v6=::1", "bad=nope"]},
                  "db": {"image": "x"}})
@@ -139,6 +139,11 @@ def test_hosts_entries_and_extra_hosts():
     assert entries[machine(p, "db").interfaces[0].address] == ("db", "demo-db")
     assert ir.HostEntry("1.2.3.4", ("ext",)) in p.hosts
     assert web.extra_hosts == (ir.HostEntry("1.2.3.4", ("ext",)), ir.HostEntry("::1", ("v6",)))
+    assert warned(diag, "not an address", "services.web.extra_hosts[2]")
+    assert warned(diag, "one shared /etc/hosts", "services.web.extra_hosts")
+    _, same = plan({"a": {"image": "x", "extra_hosts": ["e=1.1.1.1"]},
+                    "b": {"image": "x", "extra_hosts": ["e=1.1.1.1"]}})
+    assert not warned(same, "shared /etc/hosts")
 
 
 def test_dns_and_dns_search():
