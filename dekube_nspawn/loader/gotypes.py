@@ -244,7 +244,7 @@ def marshal(value, typ):
                     for k in sorted(value)}
         if not isinstance(value, dict) and value is not None:
             raise DecodeError(f"must be a mapping, not {type(value).__name__}")
-        return _struct(value, STRUCTS[inner])
+        return _struct(value, inner)
     try:
         return _SCALARS[typ](value)
     except DecodeError:
@@ -261,19 +261,41 @@ def _at(key, fn, *args):
         raise
 
 
-def _struct(value, fields) -> dict:
+class _Layout:
+    """A struct's fields indexed by input key, so marshalling visits only the keys a value has
+    (a service sets a dozen of its hundred-odd fields) plus the always-printed ones."""
+
+    def __init__(self, fields):
+        self.by_input = {}
+        self.always = []
+        for order, (key, typ, presence, *source) in enumerate(fields):
+            entry = (order, key, typ, presence, typ == BYTES, isinstance(typ, tuple) and typ[0] == "struct")
+            self.by_input[source[0] if source else key] = entry
+            if presence == ALWAYS:
+                self.always.append((source[0] if source else key, entry))
+
+
+_LAYOUTS: dict[str, _Layout] = {}
+
+
+def _struct(value, name: str) -> dict:
+    layout = _LAYOUTS.get(name)
+    if layout is None:
+        layout = _LAYOUTS[name] = _Layout(STRUCTS[name])
     value = value or {}
+    present = [layout.by_input[k] + (k,) for k in value if k in layout.by_input]
+    present += [entry + (k,) for k, entry in layout.always if k not in value]
+    present.sort()
     out = {}
-    for key, typ, presence, *source in fields:
-        v = value.get(source[0] if source else key)
-        is_struct = isinstance(typ, tuple) and typ[0] == "struct"
+    for _order, key, typ, presence, is_bytes, is_struct, source in present:
+        v = value.get(source)
         if v is None:
             if presence == ALWAYS:
                 # A non-pointer struct prints as {} (or its own always-present fields); anything else as null.
                 out[key] = marshal({}, typ) if is_struct else None
             continue
-        m = _at(source[0] if source else key, marshal, v, typ)
-        if presence == OMIT and (m in _ZERO or typ == BYTES and m == "0"):
+        m = _at(source, marshal, v, typ)
+        if presence == OMIT and (m in _ZERO or is_bytes and m == "0"):
             continue
         out[key] = m
     return out

@@ -9,7 +9,7 @@ key path ("services.web: unknown key 'imgae'").
 from __future__ import annotations
 
 import hashlib
-import importlib.resources
+import importlib.util
 import json
 import marshal
 import os
@@ -24,13 +24,24 @@ _SCHEMA_PATH = ("builtin_schemas", "vendor", "compose-spec.json")
 
 _schema = None
 _fast_validate = None
+_REWRITE_VERSION = "2"  # bump when _without_unevaluated changes: it is part of the cache key
+
+
+def schema_text() -> str:
+    """The schema file of the installed check-jsonschema, found without importing the package
+    (importing it pulls in its CLI stack: ~0.4 s of every run)."""
+    spec = importlib.util.find_spec(_SCHEMA_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ComposeFileError("the Compose Specification schema is missing: install check-jsonschema")
+    path = os.path.join(list(spec.submodule_search_locations)[0], *_SCHEMA_PATH)
+    with open(path, encoding="utf-8") as fh:
+        return fh.read()
 
 
 def schema() -> dict:
     global _schema
     if _schema is None:
-        resource = importlib.resources.files(_SCHEMA_PACKAGE).joinpath(*_SCHEMA_PATH)
-        _schema = json.loads(resource.read_text(encoding="utf-8"))
+        _schema = json.loads(schema_text())
     return _schema
 
 
@@ -101,9 +112,7 @@ def _load_compiled():
     """fastjsonschema generates ~1 MB of Python for this schema; compiling it costs ~0.3 s, loading
     the marshalled code object ~20 ms. The cache key is the schema's hash and the interpreter."""
     import fastjsonschema
-    fast_schema = _without_unevaluated(schema())
-    text = json.dumps(fast_schema, sort_keys=True)
-    key = hashlib.sha256((text + fastjsonschema.VERSION).encode()).hexdigest()
+    key = hashlib.sha256((schema_text() + fastjsonschema.VERSION + _REWRITE_VERSION).encode()).hexdigest()
     path = _cache_file(key)
     code = None
     try:
@@ -112,7 +121,7 @@ def _load_compiled():
     except (OSError, EOFError, ValueError, TypeError):
         code = None
     if code is None:
-        source = fastjsonschema.compile_to_code(fast_schema)
+        source = _without_locals(fastjsonschema.compile_to_code(_without_unevaluated(schema())))
         code = compile(source, "<compose-spec validator>", "exec")
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -126,6 +135,16 @@ def _load_compiled():
     exec(code, namespace)
     name = next(k for k in namespace if k.startswith("validate") and callable(namespace[k]))
     return namespace[name]
+
+
+_FORMAT_LOCALS = re.compile(r'"((?:[^"\\]|\\.)*)"\.format\(\*\*locals\(\)\)')
+
+
+def _without_locals(source: str) -> str:
+    """fastjsonschema builds every sub-validator's error-path prefix eagerly with
+    `"...{var}".format(**locals())`; in the service validator, which has thousands of locals,
+    that is 70% of the validation time. An f-string with the same placeholders is equivalent."""
+    return _FORMAT_LOCALS.sub(lambda m: 'f"' + m.group(1) + '"', source)
 
 
 def _without_unevaluated(root: dict) -> dict:
