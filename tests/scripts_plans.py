@@ -117,3 +117,36 @@ def rich_plan(root: str | None = None, project: str = "demo", transport: str = "
     side = machine(project, lay, "side", bb, mode=ir.NetworkMode.JOIN, join=web_name)
     return plan(project, lay, [web, db, lonely, side], networks=(front, back),
                 volumes=(ir.Volume(name="db data", host_path=f"{state}/volumes/db data"),))
+
+
+def write_output(files, out_dir) -> None:
+    """Write rendered OutputFiles like the converter does (modes included)."""
+    import os
+    for f in files:
+        path = os.path.join(str(out_dir), f.path)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as fh:
+            fh.write(f.content)
+        os.chmod(path, f.mode)
+
+
+def busybox_layout(layout_dir, tag: str, env: str = "PATH=/bin", user: str | None = None) -> str:
+    """A one-layer OCI image holding the static busybox, built offline with umoci; returns its
+    manifest digest."""
+    import os
+    import subprocess
+    layout_dir = str(layout_dir)
+    if not os.path.exists(os.path.join(layout_dir, "index.json")):
+        subprocess.run(["umoci", "init", "--layout", layout_dir], check=True)
+    ref = f"{layout_dir}:{tag}"
+    subprocess.run(["umoci", "new", "--image", ref], check=True)
+    subprocess.run(["umoci", "insert", "--image", ref, "/bin/busybox", "/bin/busybox"], check=True,
+                   capture_output=True)
+    args = ["umoci", "config", "--image", ref, "--config.entrypoint", "/bin/busybox",
+            "--config.cmd", "sh", "--config.env", env, "--config.workingdir", "/tmp"]
+    if user:
+        args += ["--config.user", user]
+    subprocess.run(args, check=True)
+    out = subprocess.run(["skopeo", "--insecure-policy", "inspect", "--format", "{{.Digest}}",
+                          f"oci:{ref}"], check=True, capture_output=True, text=True)
+    return out.stdout.strip()

@@ -101,11 +101,12 @@ def main(stdin=None, stdout=None):
         compose = request.get("compose") or {}
         result = process.effective_process(process.image_defaults(request.get("image")), compose)
         helpers = request.get("helpers_dir") if compose.get("user") is None else None
-        stdout.write("# From the image's config (bootstrap.sh); the converter's file follows.\n")
-        stdout.write(exec_block(result, helpers))
+        block = exec_block(result, helpers)     # all or nothing on stdout
     except (ValueError, KeyError, TypeError, AttributeError, process.ProcessError, BlockError) as exc:
         sys.stderr.write("exec_block.py: %s\n" % exc)
         return 1
+    stdout.write("# From the image's config (bootstrap.sh); the converter's file follows.\n")
+    stdout.write(block)
     return 0
 
 
