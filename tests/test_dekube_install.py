@@ -1,6 +1,7 @@
 """`python -m dekube_nspawn.dekube install-extension DIR` and how dekube picks up what it writes."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -65,30 +66,61 @@ def test_a_file_in_place_of_the_directory_is_a_usage_error(tmp_path):
     assert result.returncode == 2 and "not a directory" in result.stderr
 
 
+PROBE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import dekube_harness_probe as dk
+[transform] = dk.load_transforms(sys.argv[2])
+ctx = dk.Ctx(json.loads(sys.argv[3]), sys.argv[4])
+transform.transform({"web": {"image": "nginx", "restart": "always"}}, [], ctx)
+print(json.dumps({"warnings": ctx.warnings, "bases": [c.__module__ for c in type(transform).__mro__],
+                  "yaml": sys.modules["yaml"].__file__ if "yaml" in sys.modules else None}))
+"""
+
+
+def run_like_a_bare_dekube(tmp_path, extensions, config=None) -> dict:
+    """Load and run the extension in a Python without site-packages (`-I -S`), as a dekube
+    installed in another environment would: neither dekube_nspawn nor its dependencies on
+    sys.path."""
+    probe = tmp_path / "probe"
+    probe.mkdir(exist_ok=True)
+    harness = (dk.REPO / "tests" / "dekube_harness.py").read_text().replace("import yaml\n", "")
+    (probe / "dekube_harness_probe.py").write_text(harness + (
+        "\nclass Ctx:\n    def __init__(self, config, output_dir):\n"
+        "        self.config, self.output_dir = config, output_dir\n"
+        "        self.extension_config, self.warnings = {}, []\n"))
+    out = tmp_path / "dekube-out"
+    out.mkdir(exist_ok=True)
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", PROBE, str(probe), str(extensions),
+                             json.dumps(config or {"name": "shop"}), str(out)],
+                            capture_output=True, text=True, cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_dekube_on_another_python_finds_the_package_and_its_dependencies(tmp_path):
+    assert install(tmp_path / "ext").returncode == 0
+    ran = run_like_a_bare_dekube(tmp_path, tmp_path / "ext")
+    assert ran["warnings"] == []
+    assert "dekube_nspawn.dekube.transform" in ran["bases"]
+    assert (tmp_path / "dekube-out" / "nspawn" / "shop-web.nspawn").is_file()
+    assert ran["yaml"] and not ran["yaml"].startswith(str(tmp_path))
+
+
 def test_without_the_package_dekube_still_loads_a_transform_that_explains(tmp_path):
-    """A dekube running on a Python that cannot import dekube_nspawn gets a warning, not a
-    failed extension load."""
+    """A dekube whose Python cannot import dekube_nspawn gets a warning, not a failed load."""
     assert install(tmp_path / "ext").returncode == 0
     path = tmp_path / "ext" / FILENAME
     text = path.read_text()
     assert repr(str(dk.REPO)) in text
     path.write_text(text.replace(repr(str(dk.REPO)), repr(str(tmp_path / "nowhere"))))
-    script = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import dekube_harness_probe as p;"
-        "t = p.load_transforms(sys.argv[2]); assert len(t) == 1, t;"
-        "ctx = p.Ctx(); t[0].transform({'a': {'image': 'x'}}, [], ctx); print(ctx.warnings[0])")
-    probe = tmp_path / "probe"
-    probe.mkdir()
-    # the harness without its yaml import: `-I -S` runs without site-packages
-    harness = (dk.REPO / "tests" / "dekube_harness.py").read_text().replace("import yaml\n", "")
-    (probe / "dekube_harness_probe.py").write_text(
-        harness + "\nclass Ctx:\n    warnings = []\n")
-    result = subprocess.run([sys.executable, "-I", "-S", "-c", script, str(probe),
-                             str(tmp_path / "ext")], capture_output=True, text=True,
-                            cwd=str(tmp_path))
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("nspawn: dekube-nspawn cannot be imported by ")
-    assert "no systemd-nspawn output was written" in result.stdout
+    ran = run_like_a_bare_dekube(tmp_path, tmp_path / "ext")
+    [warning] = ran["warnings"]
+    assert warning.startswith("nspawn: dekube-nspawn cannot be imported by ")
+    assert "No module named 'dekube_nspawn'" in warning
+    assert warning.endswith("no systemd-nspawn output was written")
+    assert "dekube_nspawn.dekube.transform" not in ran["bases"]
+    assert not (tmp_path / "dekube-out" / "nspawn").exists()
 
 
 def test_the_documented_command_is_in_the_docs():

@@ -148,3 +148,14 @@ def test_a_malformed_dekube_config_is_survived(tmp_path, recorder):
     NspawnTransform().transform({"web": {"image": "nginx"}}, [], ctx)
     assert ctx.warnings[0] == "nspawn: extensions.nspawn: expected a mapping of options, got str; ignored"
     assert recorder[0][0].name == os.path.basename(str(tmp_path)).lower().replace(".", "")
+
+
+def test_a_missing_dependency_is_named(tmp_path, monkeypatch):
+    def missing(project, options, diagnostics):
+        raise ModuleNotFoundError("No module named 'jinja2'", name="jinja2")
+
+    monkeypatch.setattr(dekube_nspawn.convert, "convert_to_directory", missing)
+    ctx = dk.DekubeContext({"name": "shop"}, str(tmp_path))
+    NspawnTransform().transform({"web": {"image": "nginx"}}, [], ctx)
+    assert ctx.warnings[0].startswith("nspawn: error: jinja2 (needed by dekube-nspawn) cannot be "
+                                      "imported by ")

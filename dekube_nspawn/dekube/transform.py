@@ -60,6 +60,10 @@ def run(compose_services, ctx, warn) -> None:
         _route(diagnostics, warn)
         raise _Failed(f"error: {e}; no systemd-nspawn output was written to {options.output_dir}",
                       options.strict) from None
+    except ModuleNotFoundError as e:   # dekube's Python lacks one of our dependencies
+        raise _Failed(f"error: {e.name} (needed by dekube-nspawn) cannot be imported by "
+                      f"{sys.executable}; install dekube-nspawn for this Python and run "
+                      "install-extension again", options.strict) from None
     except RecursionError:
         raise _Failed("error: the services nest too deeply to be read", options.strict) from None
     except Exception as e:   # a bug must not show dekube users a traceback (like the CLI's net)
