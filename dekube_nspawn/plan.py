@@ -10,6 +10,7 @@ import posixpath
 from dataclasses import dataclass, replace
 
 from dekube_nspawn import ir
+from dekube_nspawn.errors import ConversionError
 from dekube_nspawn.ir import HostLayout, Plan
 from dekube_nspawn.planning import (health, images, lifecycle, limits, names, network, ports,
                                     process, storage)
@@ -69,11 +70,21 @@ def _effective(image: ir.Image | None, proc: ir.Process, key_path) -> ir.Effecti
     try:
         eff = runtime_process.effective_process(defaults, compose)
     except runtime_process.ProcessError as exc:
-        from dekube_nspawn.errors import ConversionError
         raise ConversionError(f"image {image.reference}: {exc}", key_path=key_path) from None
     return ir.EffectiveProcess(argv=tuple(eff["argv"]),
                                environment=tuple((k, v) for k, v in eff["environment"]),
                                working_dir=eff["working_dir"], user=eff["user"])
+
+
+def _namespace(att, machine: str, interfaces, machine_names, attachments, addresses):
+    """(netns name, joined machine, address a port proxy connects to) of one machine."""
+    if att.mode is ir.NetworkMode.HOST:
+        return "", None, None
+    if att.mode is ir.NetworkMode.JOIN:
+        joined = machine_names[(att.join_service, 1)]
+        nets = attachments[att.join_service].networks
+        return joined, joined, addresses[(joined, nets[0])] if nets else None
+    return machine, None, interfaces[0].address if interfaces else None
 
 
 def build_plan(project, options: PlanOptions, diagnostics) -> Plan:
@@ -84,7 +95,7 @@ def build_plan(project, options: PlanOptions, diagnostics) -> Plan:
     replicas = {s: lifecycle.replica_count(ctx, s, svc) for s, svc in services.items()}
     machine_names = names.machine_names(ctx.project, replicas)
     service_ids = names.service_ids(ctx.project, list(services))
-    planned = sorted(machine_names, key=lambda k: k)          # (service, replica)
+    planned = sorted(machine_names)          # (service, replica)
     units_of = {s: [names.unit_name(machine_names[(s, r)]) for r in range(1, replicas[s] + 1)]
                 for s in services}
 
@@ -141,19 +152,8 @@ def build_plan(project, options: PlanOptions, diagnostics) -> Plan:
         c = ctx if r == 1 else _quiet(ctx)   # one warning per key path, not one per replica
         att = attachments[s]
         interfaces = network.plan_interfaces(c, s, svc, r, m, att, networks, addresses)
-        join_machine = machine_names[(att.join_service, 1)] if att.mode is ir.NetworkMode.JOIN else None
-        if att.mode is ir.NetworkMode.HOST:
-            netns = ""
-        elif join_machine:
-            netns = join_machine
-        else:
-            netns = m
-        if att.mode is ir.NetworkMode.JOIN:
-            joined = addresses.get((join_machine, attachments[att.join_service].networks[0])) \
-                if attachments[att.join_service].networks else None
-            address = joined
-        else:
-            address = interfaces[0].address if interfaces else None
+        netns, join_machine, address = _namespace(att, m, interfaces, machine_names,
+                                                  attachments, addresses)
         proc = process.plan_process(c, s, svc, m)
         image = image_by_ref.get(refs[s][0]) if s in refs else None
         files = storage.plan_secret_files(c, s, svc, m)

@@ -83,3 +83,24 @@ def test_effective_process_only_with_resolved_image():
 def test_labels_are_kept():
     p, _ = plan({"web": {"image": "busybox", "labels": {"b": "2", "a": "1"}}})
     assert machine(p, "web").labels == (("a", "1"), ("b", "2"))
+
+
+def test_resolved_image_with_nothing_to_run_is_a_clear_error():
+    import pytest
+    from dekube_nspawn.errors import ConversionError
+    cfg = ir.ImageConfig(entrypoint=None, cmd=None, env=(), working_dir=None, user=None,
+                         digest="sha256:" + "2" * 64)
+    with pytest.raises(ConversionError, match="no command") as err:
+        plan({"web": {"image": "app"}}, options=PlanOptions(image_configs={"app": cfg}))
+    assert err.value.key_path == ("services", "web")
+
+
+def test_plan_holds_no_path_of_the_converting_machine(tmp_path, monkeypatch):
+    import os
+    monkeypatch.chdir(tmp_path)
+    p, _ = plan({"web": {"image": "x", "volumes": [{"type": "volume", "target": "/d"}],
+                         "healthcheck": {"test": ["CMD", "true"]}}})
+    text = repr(p)
+    assert str(tmp_path) not in text and os.path.expanduser("~") not in text
+    assert p == plan({"web": {"image": "x", "volumes": [{"type": "volume", "target": "/d"}],
+                              "healthcheck": {"test": ["CMD", "true"]}}})[0]
