@@ -55,10 +55,10 @@ def render_plan(plan) -> list[OutputFile]:
     return [files[p] for p in sorted(files)]
 
 
-def plan_options(options: ConvertOptions, project):
+def plan_options(options: ConvertOptions, project, image_configs=None):
+    """`image_configs` (reference -> ir.ImageConfig) stands in for asking skopeo, for tests."""
     from dekube_nspawn.plan import PlanOptions
-    image_configs = None
-    if options.resolve_images:
+    if options.resolve_images and image_configs is None:
         try:
             from dekube_nspawn import images
         except ModuleNotFoundError as e:
@@ -69,11 +69,12 @@ def plan_options(options: ConvertOptions, project):
     return PlanOptions(bridge=options.bridge, subnets=options.subnets, image_configs=image_configs)
 
 
-def render_project(project, options: ConvertOptions, diagnostics) -> list[OutputFile]:
+def render_project(project, options: ConvertOptions, diagnostics,
+                   image_configs=None) -> list[OutputFile]:
     """Plan and render; the returned list ends with manifest.json."""
     from dekube_nspawn.output import render_manifest
     from dekube_nspawn.plan import build_plan
-    plan = build_plan(project, plan_options(options, project), diagnostics)
+    plan = build_plan(project, plan_options(options, project, image_configs), diagnostics)
     files = render_plan(plan)
     return files + [render_manifest(plan.project, files)]
 

@@ -173,7 +173,7 @@ def nspawn_path(value: str, key_path=()) -> str:
     value never starts with whitespace; trailing whitespace would be stripped by the parser."""
     _refuse_nul(value, "a path", key_path)
     _refuse_line_breaks(value, "a path", key_path)
-    _refuse_controls(value, "a path", key_path)
+    _refuse_controls(value, "a path", key_path, allowed="\t")
     if not value.startswith("/"):
         raise ConversionError(f"path {value!r} is not absolute", key_path=key_path)
     if value != value.rstrip():

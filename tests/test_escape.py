@@ -145,7 +145,7 @@ def test_nspawn_parameters_and_environment_read_back_exactly(rootfs, words, env_
 
 
 @needs_root
-@pytest.mark.parametrize("name", ["a:b", "back\\slash", "sp ace", "q'uo\"te", "-dash", "%p$x", "é"])
+@pytest.mark.parametrize("name", ["a:b", "back\\slash", "sp ace", "q'uo\"te", "-dash", "%p$x", "é", "t\tab"])
 def test_nspawn_bind_paths_read_back_exactly(name):
     # nspawn creates mount points inside the rootfs: a fresh one per case keeps /mnt exact.
     rootfs = consumers.busybox_rootfs(pathlib.Path(tempfile.mkdtemp(prefix="dekube-escape-")))

@@ -20,7 +20,10 @@ def _address(value: str, key_path) -> str:
 
 def render_hosts(plan: Plan) -> OutputFile:
     entries = [(_address(e.address, ("services",)), e.names) for e in plan.hosts if e.names]
-    return OutputFile("hosts", render_template("hosts.j2", header=HEADER, plan=plan, entries=entries))
+    loopback = [] if any(address == "127.0.0.1" for address, _ in entries) else \
+        [("127.0.0.1", ("localhost",)), ("::1", ("localhost",))]
+    return OutputFile("hosts", render_template("hosts.j2", header=HEADER, plan=plan,
+                                               entries=loopback + entries))
 
 
 def render_resolv_conf(plan: Plan, machine: Machine) -> OutputFile:

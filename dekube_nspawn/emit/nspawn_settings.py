@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from dekube_nspawn import escape
 from dekube_nspawn.emit import OutputFile
 from dekube_nspawn.emit.templating import HEADER, render_template
 from dekube_nspawn.errors import ConversionError
@@ -60,6 +61,33 @@ def _binds(plan: Plan, machine: Machine):
     return binds
 
 
+def _fits_nspawn(name: str, value: str) -> bool:
+    try:
+        escape.nspawn_word(f"{name}={value}")
+        return True
+    except ConversionError:
+        return False
+
+
+def environment_via_unit(machine: Machine) -> tuple[tuple[str, str], ...] | None:
+    """The whole environment, when the .nspawn cannot carry it: a value with a line break or
+    both quote kinds. The unit then sets it (Environment= there has C escapes) and passes each
+    variable with `--setenv=NAME`; nspawn ignores the file's Environment= once any --setenv is
+    given, so it is all or nothing. Without --resolve-images the image's ENV would be lost that
+    way, so that case is refused."""
+    effective = machine.effective
+    pairs = effective.environment if effective is not None else machine.process.environment
+    if all(_fits_nspawn(n, v) for n, v in pairs):
+        return None
+    if effective is None:
+        bad = next(n for n, v in pairs if not _fits_nspawn(n, v))
+        raise ConversionError(
+            "this value has a line break or both quote kinds: a .nspawn file cannot carry it, and "
+            "passing it through the unit needs the image's own environment (convert with "
+            "--resolve-images)", key_path=("services", machine.service, "environment", bad))
+    return pairs
+
+
 def needs_runtime_helpers(machine: Machine) -> bool:
     return machine.process.user is not None or bool(machine.effective and machine.effective.user)
 
@@ -104,6 +132,9 @@ def render_nspawn_settings(plan: Plan, machine: Machine) -> OutputFile:
         environment, working_dir = effective.environment, effective.working_dir
     else:
         environment = machine.process.environment
+    passed_by_unit = environment_via_unit(machine) is not None
+    if passed_by_unit:
+        environment = ()
     if machine.process.init:
         kill_signal = "SIGRTMIN+3"     # what nspawn's stub init (ProcessTwo=yes) stops on
     else:
@@ -123,6 +154,7 @@ def render_nspawn_settings(plan: Plan, machine: Machine) -> OutputFile:
         key=("services", machine.service),
         argv=argv,
         environment=environment,
+        passed_by_unit=passed_by_unit,
         working_dir=working_dir,
         kill_signal=kill_signal,
         capabilities=["all"] if machine.privileges.privileged

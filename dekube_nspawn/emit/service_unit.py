@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from dekube_nspawn.emit import OutputFile
+from dekube_nspawn.emit.nspawn_settings import environment_via_unit
 from dekube_nspawn.emit.templating import HEADER, render_template
 from dekube_nspawn.errors import ConversionError
 from dekube_nspawn.ir import DependencyCondition, Machine, NetworkMode, Plan, RestartPolicy
@@ -97,6 +98,8 @@ def render_service_unit(plan: Plan, machine: Machine, gated: bool) -> OutputFile
                    f"--machine={machine.name}", f"--directory={machine.rootfs}"]
     if machine.network_mode is not NetworkMode.HOST and machine.netns:
         nspawn_argv.append(f"--network-namespace-path=/run/netns/{machine.netns}")
+    environment = environment_via_unit(machine) or ()
+    nspawn_argv += [f"--setenv={name}" for name, _ in environment]
     content = render_template(
         "machine.service.j2",
         header=HEADER,
@@ -119,6 +122,7 @@ def render_service_unit(plan: Plan, machine: Machine, gated: bool) -> OutputFile
         restart=_restart(machine),
         device_allow=_device_allow(machine),
         cpu_quota=_cpu_quota(machine.limits.cpu_quota_percent),
+        environment=environment,
     )
     return OutputFile(machine.unit, content)
 
