@@ -90,14 +90,18 @@ class DekubeContext:
         self.manifests: dict = {}
 
 
+def shop_input():
+    """(services, config) of the dekube-shop fixture: `compose_services` and dekube.yaml."""
+    return (yaml.safe_load((SHOP / "services.yaml").read_text()),
+            yaml.safe_load((SHOP / "dekube.yaml").read_text()))
+
+
 def shop(tmp_path):
     """The dekube-shop fixture as dekube hands it to a transform: (services, config, output_dir),
     with dekube's output directory (configmaps/, secrets/) copied under tmp_path."""
     output_dir = tmp_path / "dekube-out"
     shutil.copytree(SHOP / "output", output_dir)
-    services = yaml.safe_load((SHOP / "services.yaml").read_text())
-    config = yaml.safe_load((SHOP / "dekube.yaml").read_text())
-    return services, config, str(output_dir)
+    return (*shop_input(), str(output_dir))
 
 
 def frozen(value):

@@ -28,7 +28,7 @@ def _no_compose_environment(monkeypatch):
 
 
 def run_transform(written):
-    services, config, _ = dk.shop(written.parent / "unused-copy")
+    services, config = dk.shop_input()
     config["extensions"]["nspawn"]["output_dir"] = str(written)
     ctx = dk.DekubeContext(config, DEKUBE_OUTPUT_DIR)
     NspawnTransform().transform(services, [], ctx)
