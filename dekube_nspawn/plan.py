@@ -13,7 +13,7 @@ from dekube_nspawn import ir
 from dekube_nspawn.errors import ConversionError
 from dekube_nspawn.ir import HostLayout, Plan
 from dekube_nspawn.planning import (health, images, lifecycle, limits, names, network, ports,
-                                    process, storage)
+                                    process, storage, values)
 from dekube_nspawn.planning.context import Context, service_path
 from dekube_nspawn.planning.keys import SERVICE_KEYS, TOP_LEVEL_KEYS
 from dekube_nspawn.runtime import process as runtime_process
@@ -178,7 +178,8 @@ def build_plan(project, options: PlanOptions, diagnostics) -> Plan:
             lifecycle=lifecycle.plan_lifecycle(c, s, svc, s in oneshots),
             limits=limits.plan_limits(c, s, svc),
             privileges=privileges,
-            labels=tuple((str(k), str(v)) for k, v in sorted((svc.get("labels") or {}).items())),
+            labels=tuple((str(k), values.unescape(str(v)))
+                         for k, v in sorted((svc.get("labels") or {}).items())),
             effective=_effective(image, proc, service_path(s)),
             extra_hosts=network.parse_extra_hosts(c, s, svc),
             service_id=service_ids[s]))

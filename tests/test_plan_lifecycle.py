@@ -145,3 +145,11 @@ def test_privileges():
     assert warned(diag, "CDI", "services.a.devices[1]")
     assert warned(diag, "only net.*", "services.a.sysctls.kernel.shmmax")
     assert warned(diag, "seccomp", "services.a.security_opt[1]")
+
+
+def test_deploy_keys_swarm_only_and_unknown_warn():
+    _, diag = plan({"a": {"image": "x", "deploy": {"placement": {"constraints": ["n"]},
+                                                   "frobnicate": 1, "replicas": 1}}})
+    assert warned(diag, "every machine runs on this host", "services.a.deploy.placement")
+    assert warned(diag, "unknown deploy key", "services.a.deploy.frobnicate")
+    assert not warned(diag, "unknown deploy key", "services.a.deploy.replicas")

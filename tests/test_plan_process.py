@@ -81,8 +81,8 @@ def test_effective_process_only_with_resolved_image():
 
 
 def test_labels_are_kept():
-    p, _ = plan({"web": {"image": "busybox", "labels": {"b": "2", "a": "1"}}})
-    assert machine(p, "web").labels == (("a", "1"), ("b", "2"))
+    p, _ = plan({"web": {"image": "busybox", "labels": {"b": "2$$x", "a": "1"}}})
+    assert machine(p, "web").labels == (("a", "1"), ("b", "2$x"))
 
 
 def test_resolved_image_with_nothing_to_run_is_a_clear_error():

@@ -109,7 +109,7 @@ def test_secrets_and_configs():
                             "key": {"name": "demo_key", "environment": "KEY"},
                             "ext": {"name": "ext", "external": True}},
                    configs={"conf": {"name": "demo_conf", "file": "/srv/c.yml"},
-                            "inline": {"name": "demo_inline", "content": "a=1\n"}})
+                            "inline": {"name": "demo_inline", "content": "a=$$1\n"}})
     s = {f.name: f for f in machine(p, "web").secrets}
     assert sorted(s) == ["conf", "inline", "key", "pw"]
     assert (s["pw"].kind, s["pw"].target, s["pw"].mode, s["pw"].source_file) == \
@@ -117,7 +117,7 @@ def test_secrets_and_configs():
     assert (s["key"].target, s["key"].mode, s["key"].uid, s["key"].gid, s["key"].environment) == \
         ("/run/secrets/k.pem", 0o400, "1", "2", "KEY")
     assert (s["conf"].kind, s["conf"].target) == ("config", "/conf")
-    assert (s["inline"].target, s["inline"].content) == ("/etc/app.ini", "a=1\n")
+    assert (s["inline"].target, s["inline"].content) == ("/etc/app.ini", "a=$1\n")
     paths = {f.runtime_path for f in s.values()}
     assert len(paths) == 4 and all(x.startswith(p.runtime_dir + "/secrets/demo-web/") for x in paths)
     assert warned(diag, "cannot be read here", "services.web.secrets[2]")

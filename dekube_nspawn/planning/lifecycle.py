@@ -8,6 +8,7 @@ from dekube_nspawn.planning.context import Context, service_path
 from dekube_nspawn.planning.keys import IGNORED_DEPLOY
 
 DEFAULT_STOP_GRACE_S = 10.0
+_DEPLOY_HANDLED = {"mode", "replicas", "resources", "restart_policy"}
 
 
 def replica_count(ctx: Context, service: str, svc) -> int:
@@ -27,9 +28,12 @@ def replica_count(ctx: Context, service: str, svc) -> int:
                  "0 replicas: the service gets no machine")
     if count < 0:
         raise ConversionError("negative replica count", key_path=path)
-    for key, why in IGNORED_DEPLOY.items():
-        if deploy.get(key):
-            ctx.warn(path + ("deploy", key), why)
+    for key, value in deploy.items():
+        if key in IGNORED_DEPLOY:
+            if value:
+                ctx.warn(path + ("deploy", key), IGNORED_DEPLOY[key])
+        elif key not in _DEPLOY_HANDLED:
+            ctx.warn(path + ("deploy", key), "unknown deploy key: ignored")
     return count
 
 

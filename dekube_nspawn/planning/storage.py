@@ -235,7 +235,7 @@ def plan_secret_files(ctx: Context, service: str, svc, machine: str
             elif cfg.get("environment"):
                 environment = str(cfg["environment"])
             elif cfg.get("content") is not None:
-                content = str(cfg["content"])
+                content = values.unescape(str(cfg["content"]))
             else:
                 ctx.warn(cpath, f"{singular} has no file, environment or content: not mounted")
                 continue
