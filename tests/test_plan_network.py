@@ -202,3 +202,9 @@ def test_zero_replicas_give_no_machine_and_dependencies_drop():
     assert warned(diag, "no machine", "services.off.scale")
     assert warned(diag, "dependency dropped", "services.on.depends_on.off")
     assert [i.reference for i in p.images] == ["x"]
+
+
+def test_overlapping_subnets_are_an_error():
+    with pytest.raises(ConversionError, match="overlapping"):
+        plan({"w": {"image": "a", "networks": {"front": None, "back": None}}}, networks=TWO_NETS,
+             options=PlanOptions(subnets=("front=10.1.0.0/16", "back=10.1.2.0/24")))

@@ -171,6 +171,12 @@ def plan_networks(ctx: Context, used: list[str]) -> dict[str, ir.Network]:
                 if pool.get(key):
                     ctx.warn(ppath + (key,), "ignored: machines get addresses from the whole "
                              "subnet, in service order")
+    chosen = sorted(subnets.items())
+    for i, (a, net_a) in enumerate(chosen):
+        for b, net_b in chosen[i + 1:]:
+            if net_a.overlaps(net_b):
+                raise ConversionError(f"networks {a!r} and {b!r} have overlapping subnets "
+                                      f"{net_a} and {net_b}", key_path=("networks", b))
     taken = set(subnets.values())
     for name in used:
         if name in subnets:
