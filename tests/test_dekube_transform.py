@@ -159,3 +159,28 @@ def test_a_missing_dependency_is_named(tmp_path, monkeypatch):
     NspawnTransform().transform({"web": {"image": "nginx"}}, [], ctx)
     assert ctx.warnings[0].startswith("nspawn: error: jinja2 (needed by dekube-nspawn) cannot be "
                                       "imported by ")
+
+
+def test_an_unwritable_output_directory_is_reported(tmp_path):
+    blocker = tmp_path / "dekube-out"
+    blocker.write_text("a file where the output directory should be")
+    ctx = dk.DekubeContext({"name": "shop", "nspawn": {"output_dir": str(blocker / "nspawn")}},
+                           str(tmp_path))
+    NspawnTransform().transform({"web": {"image": "nginx"}}, [], ctx)
+    [warning] = ctx.warnings
+    assert warning.startswith("nspawn: error: ") and "internal error" not in warning
+    assert warning.endswith(f"no systemd-nspawn output was written to {blocker}/nspawn")
+
+
+def test_a_value_the_cli_parser_refuses_is_reported(tmp_path, monkeypatch):
+    import dekube_nspawn.cli
+
+    def strict_parser(p):
+        p.add_argument("-o", "--output-dir", required=True)
+        p.add_argument("--bridge", choices=["br0"])
+
+    monkeypatch.setattr(dekube_nspawn.cli, "add_convert_options", strict_parser)
+    ctx = dk.DekubeContext({"name": "shop", "nspawn": {"bridge": "dk-x"}}, str(tmp_path))
+    NspawnTransform().transform({"web": {"image": "nginx"}}, [], ctx)
+    [warning] = ctx.warnings
+    assert warning.startswith("nspawn: error: argument --bridge: invalid choice: 'dk-x'")

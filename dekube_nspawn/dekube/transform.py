@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 
-from dekube_nspawn.errors import DekubeError, Diagnostics
+from dekube_nspawn.errors import DekubeError, Diagnostics, UsageError
 
 PREFIX = "nspawn: "
 
@@ -64,6 +64,9 @@ def run(compose_services, ctx, warn) -> None:
         raise _Failed(f"error: {e.name} (needed by dekube-nspawn) cannot be imported by "
                       f"{sys.executable}; install dekube-nspawn for this Python and run "
                       "install-extension again", options.strict) from None
+    except OSError as e:
+        raise _Failed(f"error: {e}; no systemd-nspawn output was written to {options.output_dir}",
+                      options.strict) from None
     except RecursionError:
         raise _Failed("error: the services nest too deeply to be read", options.strict) from None
     except Exception as e:   # a bug must not show dekube users a traceback (like the CLI's net)
@@ -98,7 +101,7 @@ def _cli_arguments(options) -> argparse.Namespace:
     """The options as the CLI's own `convert` parser reads them, so the transform gets exactly
     the CLI's defaults and meanings."""
     from dekube_nspawn.cli import add_convert_options
-    parser = argparse.ArgumentParser(prog="dekube-nspawn (dekube transform)", add_help=False)
+    parser = _Parser(prog="dekube-nspawn (dekube transform)", add_help=False)
     add_convert_options(parser)
     argv = [f"--output-dir={options.output_dir}"]
     if options.bridge:
@@ -109,6 +112,13 @@ def _cli_arguments(options) -> argparse.Namespace:
     if options.resolve_images:
         argv.append("--resolve-images")
     return parser.parse_args(argv)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits on a bad value; inside dekube that must be a reported error instead."""
+
+    def error(self, message):
+        raise UsageError(message)
 
 
 def _route(diagnostics, warn) -> None:
