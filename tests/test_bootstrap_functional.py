@@ -175,3 +175,25 @@ def test_completes_nspawn_from_image_defaults(world):
     mtime = nspawn.stat().st_mtime_ns
     run_bootstrap(out, "--from", f"oci:{src}")
     assert nspawn.stat().st_mtime_ns == mtime      # unchanged content is not rewritten
+
+
+@pytest.mark.parametrize("pinned", [False, True])
+@pytest.mark.parametrize("kind", ["docker-archive", "oci-archive", "dir"])
+def test_archive_sources_for_air_gapped_hosts(world, kind, pinned):
+    root, src = world
+    busybox_layout(src, "layout_tag")
+    archives = root.parent / "archives"
+    archives.mkdir()
+    dest = {"docker-archive": f"docker-archive:{archives}/arch_1.tar",
+            "oci-archive": f"oci-archive:{archives}/arch_1.tar",
+            "dir": f"dir:{archives}/arch_1"}[kind]
+    subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", f"oci:{src}:layout_tag", dest],
+                   check=True)
+    digest = subprocess.run(["skopeo", "--insecure-policy", "inspect", "--format", "{{.Digest}}", dest],
+                            check=True, capture_output=True, text=True).stdout.strip()
+    cfg = ir.ImageConfig(entrypoint=None, cmd=("sh",), env=(), working_dir=None, user=None, digest=digest)
+    p, out = make(root, [("a", image("arch:1", resolved=cfg if pinned else None), {})])
+    assert (p.images[0].resolved is not None) == pinned
+    run_bootstrap(out, "--from", f"{kind}:{archives}")
+    assert os.readlink(current(p, "arch_1")) == "bundle-" + digest.split(":")[1]
+    assert (current(p, "arch_1") / "rootfs/bin/busybox").is_file()
