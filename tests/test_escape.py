@@ -152,7 +152,7 @@ def test_nspawn_bind_paths_read_back_exactly(name):
     source = f"/srv/esc-src-{name}"
     target = f"/mnt/{name}"
     text = ("[Exec]\nBoot=no\nPrivateUsers=no\n"
-            "Parameters=/bin/sh -c 'ls /mnt /tmp; cat /mnt/*/marker'\n"
+            "Parameters=/bin/sh -c 'for f in /mnt/* /tmp/*; do echo \"$f\"; done; cat /mnt/*/marker'\n"
             "[Files]\n"
             f"BindReadOnly={escape.nspawn_path(source)}:{escape.nspawn_path(target)}\n"
             f"TemporaryFileSystem={escape.nspawn_path('/tmp/' + name)}:mode=0700\n")
@@ -166,7 +166,7 @@ def test_nspawn_bind_paths_read_back_exactly(name):
                         "esc-bind"], capture_output=True, text=True, timeout=60)
     # /mnt and /tmp of the machine hold exactly the one entry each, named exactly.
     assert r.returncode == 0, r.stderr
-    assert r.stdout == f"/mnt:\n{name}\n\n/tmp:\n{name}\nok\n", (r.stdout, r.stderr)
+    assert r.stdout == f"/mnt/{name}\n/tmp/{name}\nok\n", (r.stdout, r.stderr)
     assert "esc-bind.nspawn:" not in r.stderr
 
 

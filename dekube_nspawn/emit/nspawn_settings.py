@@ -120,6 +120,12 @@ def _limit_value(value) -> str:
     return "infinity" if value is None or value < 0 else str(value)
 
 
+def _is_run(path: str) -> bool:
+    """nspawn always mounts its own tmpfs on /run and puts /run/host in it: a second tmpfs there
+    hides /run/host and the machine does not start."""
+    return path.rstrip("/") == "/run"
+
+
 def render_nspawn_settings(plan: Plan, machine: Machine) -> OutputFile:
     # Parameters= accumulate over the [Exec] block bootstrap.sh puts in front of this file, so the
     # process is written by exactly one side: here when the image is resolved, else bootstrap.sh.
@@ -163,7 +169,9 @@ def render_nspawn_settings(plan: Plan, machine: Machine) -> OutputFile:
         else sorted({_capability(c) for c in machine.privileges.cap_drop}),
         ulimits=ulimits,
         binds=_binds(plan, machine),
-        tmpfs=[(m.target, _tmpfs_options(m)) for m in machine.mounts if m.kind is MountKind.TMPFS],
+        tmpfs=[(m.target, _tmpfs_options(m)) for m in machine.mounts
+               if m.kind is MountKind.TMPFS and not _is_run(m.target)],
+        run_tmpfs=any(m.kind is MountKind.TMPFS and _is_run(m.target) for m in machine.mounts),
     )
     return OutputFile(f"{machine.name}.nspawn", content)
 

@@ -1,0 +1,117 @@
+"""Every generated file, read by the program that consumes it on a real host: systemd-analyze
+verify (units), systemd-networkd (bridges), systemd-nspawn (.nspawn), bash -n + shellcheck
+(scripts). Fixtures get every check; each valid corpus case converts and is checked in batches."""
+from __future__ import annotations
+
+import collections
+import json
+import os
+import pathlib
+import re
+import tempfile
+
+import pytest
+
+import consumers
+import goldens
+from dekube_nspawn.convert import ConvertOptions, render_project
+from dekube_nspawn.errors import ConversionError, Diagnostics
+from dekube_nspawn.loader import LoadOptions, load_project
+from dekube_nspawn.output import write_output
+
+pytestmark = pytest.mark.skipif(bool(consumers.tools_available()),
+                                reason=f"needs {consumers.tools_available()}")
+
+
+def config_dir_of(out: pathlib.Path) -> str:
+    target = next(out.glob("dekube-*.target"))
+    return "/etc/dekube-nspawn/" + target.name[len("dekube-"):-len(".target")]
+
+
+@pytest.fixture(scope="module")
+def rootfs():
+    return consumers.busybox_rootfs(pathlib.Path(tempfile.mkdtemp(prefix="dekube-consumers-")))
+
+
+@pytest.mark.parametrize("case", goldens.cases())
+def test_fixture_output_is_accepted_by_its_consumers(case, rootfs, tmp_path):
+    files, _ = goldens.convert_fixture(case)
+    out = tmp_path / "out"
+    write_output(str(out), files)
+    assert list(out.glob("*.service")) and list(out.glob("*.nspawn"))
+    problems = consumers.check_output_dir(out, config_dir_of(out), rootfs)
+    assert not problems, "\n\n".join(problems)
+
+
+def test_the_checks_catch_a_broken_file(rootfs, tmp_path):
+    """The harness itself: a bad key in each kind of file must be reported."""
+    files, _ = goldens.convert_fixture("process")
+    out = tmp_path / "out"
+    write_output(str(out), files)
+    unit = next(out.glob("nspawn-*.service"))
+    unit.write_text(unit.read_text().replace("KillMode=mixed", "KillMode=mixed\nBogusKey=1"))
+    settings = next(out.glob("*.nspawn"))
+    settings.write_text(settings.read_text().replace("PrivateUsers=no", "PrivateUsers=maybe"))
+    network = next(out.glob("*.network"))
+    network.write_text(network.read_text().replace("LinkLocalAddressing=no", "LinkLocalAddressing=sometimes"))
+    assert any("BogusKey" in p for p in consumers.check_units(out, config_dir_of(out)))
+    line = settings.read_text().splitlines().index("PrivateUsers=maybe") + 1
+    assert any(f"{settings.name}:{line}:" in p for p in consumers.check_nspawn(settings, rootfs))
+    line = network.read_text().splitlines().index("LinkLocalAddressing=sometimes") + 1
+    assert any(f"{network.name}:{line}:" in p for p in consumers.check_networkd(out))
+
+
+CORPUS = goldens.FIXTURES.parent.parent / "shared" / "corpus"
+
+
+def valid_corpus_cases():
+    if not CORPUS.is_dir():
+        return []
+    return sorted(rc.parent for rc in CORPUS.glob("*/*/expected.rc") if rc.read_text().strip() == "0")
+
+
+def test_corpus_converts_and_is_accepted(rootfs, tmp_path):
+    cases = valid_corpus_cases()
+    if not cases:
+        pytest.skip("corpus missing")
+    crashes, refused, converted = [], [], []
+    warnings = collections.Counter()
+    for case in cases:
+        d = Diagnostics()
+        project = load_project(LoadOptions(
+            files=(str(case / "compose.yaml"),), project_name=case.name, cwd=str(case),
+            environ={"HOME": "/home/compose", "PATH": "/usr/bin:/bin"}), d)
+        try:
+            files = render_project(project, ConvertOptions(output_dir="unused"), d)
+        except ConversionError as e:     # a clear refusal of what the target cannot carry
+            refused.append(f"{case.parent.name}/{case.name}: {e}")
+            continue
+        except Exception as e:          # noqa: BLE001 - any other exception is a crash
+            crashes.append(f"{case.parent.name}/{case.name}: {type(e).__name__}: {e}")
+            continue
+        warnings[case.parent.name] += len(d.warnings)
+        out = tmp_path / case.parent.name / case.name
+        write_output(str(out), files)
+        converted.append(out)
+    print(f"\ncorpus: {len(cases)} valid cases, {len(converted)} converted, {len(refused)} refused, "
+          f"{len(crashes)} crashed; warnings per source: {dict(sorted(warnings.items()))}")
+    for r in refused:
+        print("refused:", r)
+    assert not crashes, "\n".join(crashes)
+    assert len(refused) <= 2, refused
+
+    # Fast subset: all units of all cases in one verify run, all bridges in one networkd, and in
+    # CI the first .nspawn of each case (DEKUBE_CONSUMERS_FULL=1: all of them).
+    problems = consumers.check_units_many([(out, config_dir_of(out)) for out in converted])
+    # Bridges of different projects may share a subnet; networkd sets each up all the same.
+    problems += consumers.check_networkd_many(converted)
+    full = os.environ.get("DEKUBE_CONSUMERS_FULL") == "1"
+    settings = [s for out in converted for s in sorted(out.glob("*.nspawn"))[: None if full else 1]]
+    problems += consumers.check_nspawn_many(settings, rootfs)
+    scripts_checked = 0
+    for out in converted[: None if full else 5]:
+        problems += consumers.check_scripts(out)
+        scripts_checked += 1
+    print(f"checked: {len(settings)} .nspawn files, units of {len(converted)} cases, scripts of "
+          f"{scripts_checked} cases")
+    assert not problems, "\n\n".join(problems[:20])
