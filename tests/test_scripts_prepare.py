@@ -103,3 +103,19 @@ def test_helpers_are_rebuilt_only_when_changed(env):
     prepare(out, "--helpers")
     assert (helpers / "setpriv").read_bytes() != b"stale"
     assert not list(helpers.parent.glob("runtime.*"))
+
+
+def test_volume_copy_up_never_follows_the_image_out_of_the_machine(tmp_path):
+    lay = layout(str(tmp_path / "r"))
+    vol = tmp_path / "r/var/lib/dekube-nspawn/pv/volumes/data"
+    m = machine("pv", lay, "a", image("busybox"),
+                mounts=(ir.Mount(ir.MountKind.VOLUME, str(vol), "/var/lib/db"),))
+    write_output(scripts.render(plan("pv", lay, [m])), tmp_path / "out")
+    host_dir = tmp_path / "host-secrets"
+    (host_dir / "db").mkdir(parents=True)
+    (host_dir / "db/shadow").write_text("host only")
+    root = pathlib.Path(m.rootfs)
+    (root / "var").mkdir(parents=True)
+    (root / "var/lib").symlink_to(str(host_dir))          # absolute: resolves on the host
+    prepare(tmp_path / "out", m.name)
+    assert vol.is_dir() and list(vol.iterdir()) == []

@@ -111,3 +111,32 @@ def test_refuses_unknown_machine_and_missing_image(setup):
     r = rootfs(out, "up", p.machines[0].name, "../etc", check=False)
     assert r.returncode == 1
     assert not is_mounted(p.machines[0].rootfs)
+
+
+def test_untrusted_symlinks_in_the_image_never_reach_the_host(setup, tmp_path):
+    """An image whose /etc is an absolute symlink resolves to a host path when followed by a
+    script on the host: rootfs.sh must create nothing through it."""
+    p, out, img, lower, images = setup
+    victim = tmp_path / "host-etc"
+    victim.mkdir()
+    evil = images / img.key / "bundle-evil" / "rootfs"
+    evil.mkdir(parents=True)
+    (evil / "etc").symlink_to(str(victim))
+    (evil / "usr").symlink_to(str(tmp_path / "host-usr"))
+    (images / img.key / "current").unlink()
+    (images / img.key / "current").symlink_to("bundle-evil")
+    one = p.machines[0]
+    rootfs(out, "up", one.name, img.key)
+    rootfs(out, "down", one.name)
+    assert list(victim.iterdir()) == []
+    assert not (tmp_path / "host-usr").exists()
+
+    # The same image content as a relative escape from /etc/hosts.
+    (evil / "etc").unlink()
+    (evil / "etc").mkdir()
+    (evil / "etc/hosts").symlink_to("../../../../../../../../.." + str(victim / "hosts"))
+    rootfs(out, "up", one.name, img.key)
+    assert not (victim / "hosts").exists()
+    assert (pathlib.Path(one.rootfs) / "etc/hosts").is_file()
+    assert not (pathlib.Path(one.rootfs) / "etc/hosts").is_symlink()
+    rootfs(out, "down", one.name)
