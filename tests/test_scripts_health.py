@@ -135,3 +135,34 @@ def test_not_running_machine_is_unhealthy(running, tmp_path):
     r = subprocess.run([str(out / "lib/health.sh"), "check", "hc-web"], capture_output=True,
                        text=True, env=env)
     assert r.returncode == 1 and "not running" in r.stderr
+
+
+def test_check_with_init_uses_the_payload_under_the_stub_init(tmp_path):
+    """init: true runs the payload as PID 2 under nspawn's stub init; its environment is the one
+    the check gets."""
+    require_tools("systemd-nspawn", "nsenter", "busybox")
+    lay = layout(str(tmp_path / "r"))
+    h = health("hi", lay, "hi-web", TEST, interval_s=0.2, timeout_s=2.0, retries=1)
+    m = machine("hi", lay, "web", image("busybox"), mode=ir.NetworkMode.NONE, health=h, init=True)
+    p = plan("hi", lay, [m])
+    out = tmp_path / "out"
+    write_output(scripts.render(p) + health_scripts.render(p), out)
+    root = busybox_root(tmp_path / "machine")
+    (root / "ready").write_text("")
+    proc = subprocess.Popen(
+        ["systemd-nspawn", "--quiet", "--keep-unit", "--register=no", "--console=pipe", "--as-pid2",
+         "-M", "hi-test-machine", "-D", str(root), "--setenv=PATH=/bin",
+         "--setenv=HEALTH_MARK=from the payload", "/bin/sleep", "1000"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        result = None
+        while time.monotonic() < deadline:
+            result = health_sh(out, "check", "hi-web", proc)
+            if result.returncode == 0:
+                break
+            time.sleep(0.1)
+        assert result is not None and result.returncode == 0, result.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
