@@ -119,3 +119,26 @@ def test_volume_copy_up_never_follows_the_image_out_of_the_machine(tmp_path):
     (root / "var/lib").symlink_to(str(host_dir))          # absolute: resolves on the host
     prepare(tmp_path / "out", m.name)
     assert vol.is_dir() and list(vol.iterdir()) == []
+
+
+def test_file_secret_is_copied_fresh_at_each_start(tmp_path):
+    lay = layout(str(tmp_path / "r"))
+    source = tmp_path / "compose dir/db password.txt"
+    source.parent.mkdir()
+    source.write_text("first")
+    source.chmod(0o644)
+    runtime = f"{lay.runtime_dir}/pf/secrets/pf-a/db_password"
+    m = machine("pf", lay, "a", image("busybox"), secrets=(ir.SecretFile(
+        kind="secret", name="db_password", target="/run/secrets/db_password", runtime_path=runtime,
+        mode=0o440, uid="0", gid="70", source_file=str(source)),))
+    write_output(scripts.render(plan("pf", lay, [m])), tmp_path / "out")
+    prepare(tmp_path / "out", m.name)
+    copy = pathlib.Path(runtime)
+    assert copy.read_text() == "first"
+    assert (copy.stat().st_mode & 0o777, copy.stat().st_uid, copy.stat().st_gid) == (0o440, 0, 70)
+    source.write_text("rotated")
+    prepare(tmp_path / "out", m.name)
+    assert copy.read_text() == "rotated"
+    source.unlink()
+    r = prepare(tmp_path / "out", m.name, check=False)
+    assert r.returncode == 1 and "is missing" in r.stderr
