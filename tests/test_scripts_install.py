@@ -178,3 +178,23 @@ def test_uninstall_images_removes_only_this_projects_images(env):
     run(out / "install.sh", "--root", str(root), env={"API_TOKEN": SECRET})
     run(out / "uninstall.sh", "--root", str(root), "--images")
     assert sorted(p.name for p in images.iterdir()) == ["other_project_image"]
+
+
+def test_manifest_json_decides_what_is_installed(env):
+    """With the converter's manifest.json, exactly its files are installed (a stray file in the
+    output directory is not)."""
+    from dekube_nspawn.emit import OutputFile
+    from dekube_nspawn.output import render_manifest
+    plan, out, root = env
+    listed = [p for p in out.rglob("*") if p.is_file()]
+    files = [OutputFile(str(p.relative_to(out)), p.read_text(), p.stat().st_mode & 0o777) for p in listed]
+    (out / "manifest.json").write_text(render_manifest(plan.project, files).content)
+    (out / "notes-of-the-admin.txt").write_text("not generated")
+    run(out / "install.sh", "--root", str(root), env={"API_TOKEN": SECRET})
+    config = root / "etc/dekube-nspawn/demo"
+    assert not (config / "notes-of-the-admin.txt").exists()
+    assert not (config / "manifest.json").exists()
+    assert (root / "etc/systemd/system/nspawn-demo-web.service").is_file()
+    assert (config / "lib/netns.sh").is_file() and (config / "resolv/demo-web.conf").is_file()
+    installed = (config / "installed-files").read_text().splitlines()
+    assert len(installed) == len([f for f in files if f.path != "install.sh"]) + 1 + 2   # + secret, + 2 .nspawn copies
