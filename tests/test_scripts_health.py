@@ -42,6 +42,7 @@ def running(tmp_path):
     checks = {
         "web": health("hc", lay, name, TEST, **timing),
         "slow": health("hc", lay, "hc-slow", ["sleep", "30"], **dict(timing, timeout_s=0.5)),
+        "late": health("hc", lay, "hc-late", TEST, **dict(timing, start_period_s=3.0, retries=1)),
     }
     machines = [machine("hc", lay, s, image("busybox"), mode=ir.NetworkMode.NONE, health=h)
                 for s, h in checks.items()]
@@ -166,3 +167,21 @@ def test_check_with_init_uses_the_payload_under_the_stub_init(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+def test_start_period_counts_from_the_machine_start(running):
+    """Failures inside start_period do not count, and the period began when the machine did."""
+    p, out, root, proc = running
+    started = time.monotonic()
+    r = health_sh(out, "gate", "hc-late", proc)
+    first = time.monotonic() - started
+    assert r.returncode == 1
+    # The machine has just started: the gate waits out (most of) the 3 s start period.
+    assert first > 2.0
+    time.sleep(0.5)
+    pathlib.Path(p.machines[2].health.state_path).unlink()
+    started = time.monotonic()
+    r = health_sh(out, "gate", "hc-late", proc)
+    assert r.returncode == 1
+    # Now the period is over: the first failure counts.
+    assert time.monotonic() - started < 1.5
