@@ -127,6 +127,12 @@ def test_reinstall_is_idempotent_and_drops_stale_files(env):
     assert not (root / "etc/systemd/system/dekube-demo-web-tcp-8080.socket").exists()
     assert (root / "etc/systemd/nspawn/demo-web.nspawn").read_text() == \
         "[Exec]\nParameters=\"sh\"\n" + OTHERS["demo-web.nspawn"]
+    # A stale block of a machine whose image is resolved now is not used (Parameters= would
+    # accumulate).
+    assert plan.machines[1].image.resolved is not None
+    (defaults.parent / "demo-db.nspawn").write_text("[Exec]\nParameters=\"stale\"\n")
+    run(out / "install.sh", "--root", str(root), env={"API_TOKEN": SECRET})
+    assert (root / "etc/systemd/nspawn/demo-db.nspawn").read_text() == OTHERS["demo-db.nspawn"]
 
 
 def test_uninstall_removes_exactly_what_install_wrote(env):

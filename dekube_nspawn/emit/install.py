@@ -11,6 +11,7 @@ import posixpath
 import re
 
 from dekube_nspawn.emit import OutputFile
+from dekube_nspawn.emit.bootstrap import unresolved_machines
 from dekube_nspawn.emit.scripts import env_secret_path, images_dir, render_template
 from dekube_nspawn.errors import ConversionError
 from dekube_nspawn.ir import MountKind, Plan
@@ -57,6 +58,7 @@ def state_subdirs(plan: Plan) -> list[str]:
 def render(plan: Plan) -> list[OutputFile]:
     secrets = env_secrets(plan)
     install = render_template("install.sh.j2", plan=plan, env_secrets=secrets,
+                              unresolved=unresolved_machines(plan),
                               secrets_dir=f"{plan.config_dir}/secrets")
     uninstall = render_template("uninstall.sh.j2", plan=plan, images_dir=images_dir(plan),
                                 volume_dirs=volume_dirs(plan), state_subdirs=state_subdirs(plan))
