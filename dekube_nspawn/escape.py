@@ -30,21 +30,28 @@ def _refuse_line_breaks(value: str, what: str, key_path) -> None:
                               f"(value starts {value[:20]!r})", key_path=key_path)
 
 
+_CONTROLS = {"": re.compile(r"[\x00-\x1f\x7f]"), "\t": re.compile(r"[\x00-\x08\x0a-\x1f\x7f]"),
+             "\t\n": re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")}
+
+
 def _refuse_controls(value: str, what: str, key_path, allowed: str = "") -> None:
-    for ch in value:
-        if (ord(ch) < 0x20 or ord(ch) == 0x7F) and ch not in allowed:
-            raise ConversionError(f"{what} contains the control character {ch!r}, which cannot be "
-                                  f"written here (value starts {value[:20]!r})", key_path=key_path)
+    found = _CONTROLS[allowed].search(value)
+    if found:
+        raise ConversionError(f"{what} contains the control character {found.group()!r}, which "
+                              f"cannot be written here (value starts {value[:20]!r})", key_path=key_path)
 
 
 # ---------------------------------------------------------------------------------------------
 # POSIX shell
 
 
+_SHELL_PLAIN = re.compile(r"[A-Za-z0-9@%+=:,./_-]+\Z")
+
+
 def shell_quote(value: str, key_path=()) -> str:
     """POSIX shell single quoting: everything literal except the quote itself."""
     _refuse_nul(value, "a value", key_path)
-    if value and all(c.isalnum() or c in "@%+=:,./-_" for c in value) and value.isascii():
+    if _SHELL_PLAIN.match(value):
         return value
     return "'" + value.replace("'", "'\\''") + "'"
 
@@ -56,7 +63,12 @@ def shell_quote(value: str, key_path=()) -> str:
 _C_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
+_NEEDS_C_ESCAPE = re.compile(r'[\x00-\x1f\x7f"\\]')
+
+
 def _c_escape(value: str) -> str:
+    if not _NEEDS_C_ESCAPE.search(value):
+        return value
     out = []
     for ch in value:
         if ch in _C_ESCAPES:

@@ -91,14 +91,23 @@ def _carry_foreign(output_dir: str, staging: str, ours: set[str], new_paths: set
 
 
 def _write_tree(staging: str, files: list[OutputFile]) -> None:
+    made = {staging}
     for f in files:
         path = os.path.join(staging, *f.path.split("/"))
-        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-        # Created with its final mode so secret material is never readable, even briefly.
+        parent = os.path.dirname(path)
+        if parent not in made:
+            os.makedirs(parent, mode=0o755, exist_ok=True)
+            made.add(parent)
+        # Created with its final mode (the umask can only take bits away) so secret material is
+        # never readable by others, even briefly; fchmod then sets exactly the mode asked for.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, f.mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(f.content.encode("utf-8"))
-        os.chmod(path, f.mode)
+        try:
+            os.fchmod(fd, f.mode)
+            data = memoryview(f.content.encode("utf-8"))
+            while data:
+                data = data[os.write(fd, data):]
+        finally:
+            os.close(fd)
 
 
 def write_output(output_dir: str, files: list[OutputFile]) -> None:

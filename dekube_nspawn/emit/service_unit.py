@@ -83,8 +83,9 @@ def _cpu_quota(percent: float | None) -> str | None:
     return f"{text}%"
 
 
-def render_service_unit(plan: Plan, machine: Machine, gated: bool) -> OutputFile:
-    by_name = {m.name: m for m in plan.machines}
+def render_service_unit(plan: Plan, machine: Machine, gated: bool, by_name=None) -> OutputFile:
+    if by_name is None:
+        by_name = {m.name: m for m in plan.machines}
     joined_unit = None
     if machine.network_mode is NetworkMode.JOIN and machine.join_machine:
         joined = by_name.get(machine.join_machine)
@@ -141,9 +142,10 @@ def render_health_unit(plan: Plan, machine: Machine) -> OutputFile:
 
 def render(plan: Plan) -> list[OutputFile]:
     gated = gated_units(plan)
+    by_name = {m.name: m for m in plan.machines}
     files = []
     for machine in plan.machines:
-        files.append(render_service_unit(plan, machine, machine.unit in gated))
+        files.append(render_service_unit(plan, machine, machine.unit in gated, by_name))
         if machine.health:
             files.append(render_health_unit(plan, machine))
     return files

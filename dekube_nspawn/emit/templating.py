@@ -59,6 +59,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,      # templates do not change while converting; skips a stat per render
     )
     env.filters.update(FILTERS)
     return env
