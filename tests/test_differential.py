@@ -297,3 +297,139 @@ def profile_projects(draw):
 def test_profiles(case):
     files, active = case
     assert_same(files, profiles=active)
+
+
+# --- hand-written scenarios: file-level features ---------------------------------------------
+
+SCENARIOS = {
+    "extends-other-file-in-subdir": dict(files={
+        "compose.yaml": ("services:\n  web:\n    extends: {file: common/base.yml, service: app}\n"
+                         "    environment: [X=1]\nvolumes:\n  named: {}\n"),
+        "common/base.yml": ("services:\n  app:\n    image: x\n    build: ./ctx\n    env_file: app.env\n"
+                            "    volumes: ['./data:/data', 'named:/named']\n    environment: [Y=2]\n"),
+        "common/app.env": "E=1\n",
+    }),
+    "extends-other-file-chain": dict(files={
+        "compose.yaml": "services:\n  web:\n    extends: {file: a/one.yml, service: one}\n",
+        "a/one.yml": "services:\n  one:\n    extends: {file: ../b/two.yml, service: two}\n    command: one\n",
+        "b/two.yml": "services:\n  two:\n    image: two\n    build: .\n",
+    }),
+    "extends-reset-override": dict(files={
+        "compose.yaml": ("services:\n  base:\n    image: a\n    ports: ['80:80']\n    environment: {A: '1'}\n"
+                         "  web:\n    extends: base\n    ports: !reset []\n    environment: !override {B: '2'}\n"),
+    }),
+    "extends-cycle": dict(files={"compose.yaml": "services:\n  a:\n    image: x\n    extends: b\n  b:\n    image: y\n    extends: a\n"}),
+    "extends-missing-file": dict(files={"compose.yaml": "services:\n  a:\n    extends: {file: nope.yml, service: b}\n"}),
+    "include-basic": dict(files={
+        "compose.yaml": "include:\n  - sub/compose.yaml\nservices:\n  web:\n    image: web\n    depends_on: [db]\n",
+        "sub/compose.yaml": "services:\n  db:\n    image: db:${TAG}\n    build: .\n    volumes: ['./data:/data']\n    env_file: db.env\n",
+        "sub/.env": "TAG=16\n",
+        "sub/db.env": "P=${TAG}\n",
+    }),
+    "include-long-form": dict(files={
+        "compose.yaml": ("include:\n  - path: [inc/a.yml, inc/b.yml]\n    env_file: inc/vars.env\n"
+                         "    project_directory: inc\nservices:\n  web:\n    image: w\n"),
+        "inc/a.yml": "services:\n  x:\n    image: a:${V}\n    build: ./ctx\n",
+        "inc/b.yml": "services:\n  x:\n    image: b:${V}\n",
+        "inc/vars.env": "V=1\n",
+    }),
+    "include-parent-env-wins": dict(files={
+        "compose.yaml": "include: [sub/compose.yaml]\n",
+        "sub/compose.yaml": "services:\n  x:\n    image: a:${V}\n",
+        "sub/.env": "V=sub\n",
+        ".env": "V=parent\n",
+    }),
+    "include-conflict": dict(files={"compose.yaml": "include: [o.yml]\nservices:\n  db: {image: a}\n",
+                                    "o.yml": "services:\n  db: {image: b}\n"}),
+    "include-cycle": dict(files={"compose.yaml": "include: [a.yml]\nservices:\n  w: {image: a}\n",
+                                 "a.yml": "include: [compose.yaml]\n"}),
+    "include-resources": dict(files={
+        "compose.yaml": "include: [o.yml]\nservices:\n  web:\n    image: w\n    networks: [net]\n    volumes: ['v:/v']\n",
+        "o.yml": "services:\n  db:\n    image: d\n    networks: [net]\nnetworks:\n  net: {}\nvolumes:\n  v: {}\n",
+    }),
+    "dotenv-quirks": dict(files={
+        ".env": ("# c\nA=1\nexport B=two\nC = spaced # note\nD=\"dq ${A} \\n \\\"q\\\"\"\nE='sq ${A}'\n"
+                 "F=\"multi\nline\"\nG: yaml\nH=a#b\nI=${A}${NOPE:-def}\n"),
+        "compose.yaml": ("services:\n  w:\n    image: a\n    environment:\n      A: $A\n      B: $B\n      C: $C\n"
+                         "      D: $D\n      E: $E\n      F: $F\n      G: $G\n      H: $H\n      I: $I\n"),
+    }),
+    "env-file-service": dict(files={
+        "compose.yaml": ("services:\n  w:\n    image: a\n    env_file:\n      - a.env\n"
+                         "      - {path: missing.env, required: false}\n      - {path: raw.env, format: raw}\n"
+                         "    environment: [B=env, UNSETBARE]\n"),
+        "a.env": "A=1\nB=2\nC=${A}x\nD=${FROMDOTENV}\n",
+        "raw.env": "R='q ${A}'\n",
+        ".env": "FROMDOTENV=d\n",
+    }),
+    "env-file-missing": dict(files={"compose.yaml": "services:\n  w:\n    image: a\n    env_file: nope.env\n"}),
+    "compose-env-vars": dict(files={
+        ".env": "COMPOSE_PROFILES=p1\nCOMPOSE_FILE=a.yml:b.yml\n",
+        "a.yml": "services:\n  w:\n    image: a\n  opt:\n    image: o\n    profiles: [p1]\n",
+        "b.yml": "services:\n  w:\n    image: b\n",
+    }, order=[]),
+    "multi-document": dict(files={"compose.yaml": "services:\n  w:\n    image: a\n---\nservices:\n  w:\n    command: x\n"}),
+    "reset-across-files": dict(files={
+        "a.yml": "services:\n  w:\n    image: a\n    ports: ['80:80']\n    labels: {x: '1'}\n    dns: [1.1.1.1]\n",
+        "b.yml": "services:\n  w:\n    ports: !reset []\n    labels: !override {y: '2'}\n    dns: !reset null\n",
+    }),
+    "version-obsolete": dict(files={"compose.yaml": "version: '3.8'\nservices:\n  w:\n    image: a\n"}),
+    "yaml-1.2-scalars": dict(files={"compose.yaml": (
+        "services:\n  w:\n    image: a\n    environment:\n      A: yes\n      B: on\n      C: 0777\n"
+        "      D: 1_000\n      E: 1:20\n      F: 0x1F\n      H: 1e3\n      I: .5\n      J: 08\n      K: ~\n")}),
+    "anchors-and-merge-keys": dict(files={"compose.yaml": (
+        "x-common: &common\n  image: a\n  environment: {A: '1'}\nservices:\n  w:\n    <<: *common\n"
+        "    environment: {B: '2'}\n  v: *common\n")}),
+    "interpolated-cast-paths": dict(files={"compose.yaml": (
+        "services:\n  w:\n    image: a\n    tty: ${T:-true}\n    ports:\n      - target: ${P:-80}\n"
+        "        published: '8080'\n    healthcheck:\n      test: [CMD, x]\n      retries: ${R:-3}\n")}),
+    "name-from-file": dict(files={"compose.yaml": "name: ${N:-My_App}\nservices:\n  w:\n    image: $COMPOSE_PROJECT_NAME\n"},
+                           no_project_name=True),
+    "duplicate-key": dict(files={"compose.yaml": "services:\n  w:\n    image: a\n    image: b\n"}),
+    "required-variable": dict(files={"compose.yaml": "services:\n  w:\n    image: ${X:?need X}\n"}),
+    "extends-from-override-file-base-missing": dict(files={
+        "a.yml": "services:\n  base:\n    image: a\n",
+        "b.yml": "services:\n  w:\n    extends: base\n",
+    }),
+    "extends-inherits-dependencies": dict(files={"compose.yaml": (
+        "services:\n  db: {image: d}\n  base:\n    image: b\n    depends_on: [db]\n    links: [db]\n"
+        "    volumes_from: [db]\n  web:\n    extends: base\n")}),
+    "override-file-in-subdir": dict(files={
+        "compose.yaml": "services:\n  w:\n    image: a\n    build: ./ctx\n",
+        "sub/over.yml": "services:\n  w:\n    volumes: ['./data:/data']\n    env_file: x.env\n",
+        "x.env": "AT=root\n",
+        "sub/x.env": "AT=sub\n",
+    }, order=["compose.yaml", "sub/over.yml"]),
+}
+
+
+def run_scenario(files, order=None, no_project_name=False, env=None):
+    env = env or {}
+    d = write_project(files)
+    try:
+        if order is None:
+            order = [n for n in files if n.endswith((".yml", ".yaml")) and "/" not in n]
+        argv = [DC] + ([] if no_project_name else ["-p", PROJECT])
+        for f in order:
+            argv += ["-f", f]
+        proc = subprocess.run(argv + ["config", "--format", "json"], cwd=d, env=dict(BASE_ENV, **env),
+                              capture_output=True, text=True, timeout=60)
+        options = LoadOptions(files=tuple(order), project_name=None if no_project_name else PROJECT,
+                              cwd=d, environ=dict(BASE_ENV, **env))
+        try:
+            mine = render_config(load_project(options), "json")
+            error = None
+        except DekubeError as e:
+            mine, error = None, str(e)
+        if proc.returncode != 0:
+            assert error is not None, f"Docker Compose rejects ({proc.stderr.strip()}), we accept"
+            assert "\n" not in error
+            return
+        assert error is None, f"we reject ({error}), Docker Compose accepts"
+        assert json.loads(mine.replace(d, "@DIR@")) == json.loads(proc.stdout.replace(d, "@DIR@"))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_scenario(name):
+    run_scenario(**SCENARIOS[name])
