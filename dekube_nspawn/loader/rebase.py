@@ -28,8 +28,11 @@ def _is_local_source(src: str) -> bool:
 
 def _short_volume(spec: str, base: str) -> str:
     source, sep, rest = spec.partition(":")
-    if sep and source.startswith(".") and not (len(source) == 1 and source.isalpha()):
-        return f"{_join(base, source)}:{rest}"
+    if sep and source.startswith("."):
+        rebased = _join(base, source)
+        if not rebased.startswith((".", "/")):  # `common/data` would read as a volume name
+            rebased = "./" + rebased
+        return f"{rebased}:{rest}"
     return spec
 
 
