@@ -95,6 +95,7 @@ def assert_same(files: dict, env=None, order=None, profiles=()):
 
 VARS = ["A", "EMPTY", "UNSET", "A", "EMPTY", "UNSET", "B"]  # weighted towards the edge cases
 safe_text = st.text(alphabet="abcxyz019_./ -", min_size=0, max_size=6)
+tricky_text = st.text(alphabet="ab0_ -:}{?+$\\'\"#", min_size=0, max_size=6)
 names = st.sampled_from(["web", "db", "cache"])
 
 
@@ -106,7 +107,7 @@ def templates(draw, depth=0):
                                     else ["text", "plain", "braced"]))
         var = draw(st.sampled_from(VARS))
         if kind == "text":
-            parts.append(draw(safe_text))
+            parts.append(draw(st.one_of(safe_text, tricky_text)))
         elif kind == "dollar":
             parts.append("$$" + draw(st.sampled_from(["", "X", "{Y}"])))
         elif kind == "plain":
@@ -433,3 +434,41 @@ def run_scenario(files, order=None, no_project_name=False, env=None):
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_scenario(name):
     run_scenario(**SCENARIOS[name])
+
+
+# --- generated .env files ----------------------------------------------------------------------
+
+@st.composite
+def dotenv_files(draw):
+    keys = [f"K{i}" for i in range(draw(st.integers(1, 5)))]
+    value_chars = "ab1 #$={}\\\\:-'\"\tn"
+    lines = []
+    for k in keys:
+        style = draw(st.sampled_from(["plain", "dq", "sq", "export", "colon", "comment", "ref", "blank"]))
+        raw = draw(st.text(alphabet=value_chars, max_size=8))
+        if style == "plain":
+            lines.append(f"{k}={raw.strip()}")
+        elif style == "dq":
+            lines.append(f'{k}="{raw}"'.replace('\\"', '"'))
+        elif style == "sq":
+            lines.append(f"{k}='{raw}'")
+        elif style == "export":
+            lines.append(f"export {k}=v{draw(st.sampled_from(['', ' # c', '#x']))}")
+        elif style == "colon":
+            lines.append(f"{k}: v")
+        elif style == "comment":
+            lines.append(f"# {raw}\n{k}=after-comment")
+        elif style == "ref":
+            other = draw(st.sampled_from(keys + ["OS", "NOPE"]))
+            lines.append(f"{k}=${{{other}:-d}}x${other}")
+        else:
+            lines.append(f"\n{k}=\n")
+    return keys, "\n".join(lines) + draw(st.sampled_from(["", "\n"]))
+
+
+@given(case=dotenv_files())
+@settings(**SETTINGS)
+def test_dotenv_parsing(case):
+    keys, text = case
+    doc = {"services": {"w": {"image": "a", "environment": {k: f"${{{k}-unset}}" for k in keys}}}}
+    assert_same({"compose.yaml": doc, ".env": text}, env={"OS": "from-os"}, order=["compose.yaml"])
