@@ -95,13 +95,16 @@ def test_consistency_errors(tmp_path, capsys, text, expected):
 
 
 @pytest.mark.parametrize("text,expected", [
-    ("services:\n  a:\n    image: x\n    mem_limit: 12q\n", "services.a.mem_limit: invalid size"),
-    ("services:\n  a:\n    image: x\n    stop_grace_period: '10'\n", "services.a.stop_grace_period: invalid duration"),
-    ("services:\n  a:\n    image: x\n    ports: ['99999:80']\n", "services.a.ports: invalid port range"),
-    ("services:\n  a:\n    image: x\n    ports: ['1.2.3:80:80']\n", "services.a.ports: invalid IP address: 1.2.3"),
-    ("services:\n  a:\n    image: x\n    command: 'echo \"unterminated'\n", "services.a.command: invalid command line"),
+    ("services:\n  a:\n    image: x\n    mem_limit: 12q\n", ":4:5: services.a.mem_limit: invalid size"),
+    ("services:\n  a:\n    image: x\n    stop_grace_period: '10'\n",
+     ":4:5: services.a.stop_grace_period: invalid duration"),
+    ("services:\n  a:\n    image: x\n    ports: ['99999:80']\n", ":4:5: services.a.ports: invalid port range"),
+    ("services:\n  a:\n    image: x\n    ports: ['1.2.3:80:80']\n", ":4:5: services.a.ports: invalid IP address: 1.2.3"),
+    ("services:\n  a:\n    image: x\n    command: 'echo \"unterminated'\n",
+     ":4:5: services.a.command: invalid command line"),
 ])
 def test_values_that_cannot_be_decoded(tmp_path, capsys, text, expected):
     rc, _, err = run_config(tmp_path, text, capsys)
     assert rc == 1
-    assert expected in assert_one_paragraph(err)
+    msg = assert_one_paragraph(err)
+    assert f"{tmp_path / 'compose.yaml'}{expected}" in msg

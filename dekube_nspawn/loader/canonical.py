@@ -51,7 +51,7 @@ def _service(svc: dict, path: tuple, filename) -> dict:
             try:
                 s[key] = convert(s[key])
             except ValueError as e:
-                raise ComposeFileError(str(e), file=filename, key_path=path + (key,)) from None
+                raise _error(str(e), filename, path + (key,)) from None
     build = s.get("build")
     if isinstance(build, dict):
         s["build"] = _build(build)
@@ -59,6 +59,17 @@ def _service(svc: dict, path: tuple, filename) -> dict:
     if isinstance(deploy, dict) and deploy.get("labels") is not None:
         s["deploy"] = dict(deploy, labels=to_mapping(deploy["labels"], "="))
     return s
+
+
+def _error(message: str, filename, key_path) -> ComposeFileError:
+    line = column = None
+    if filename:
+        from dekube_nspawn.loader.yaml import line_of
+        try:
+            line, column = line_of(filename, key_path)
+        except Exception:  # a position is a courtesy; the key path already says where
+            line = column = None
+    return ComposeFileError(message, file=filename, line=line, column=column, key_path=key_path)
 
 
 def _build(build: dict) -> dict:

@@ -8,28 +8,32 @@ cannot be decoded (a size like `12q`, a duration without unit) are reported with
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from typing import Callable
 
 from dekube_nspawn.errors import ComposeFileError, Diagnostics
 from dekube_nspawn.loader import dotenv, gotypes, units
 
 RESOURCE_KINDS = ("networks", "volumes", "secrets", "configs")
+Locate = Callable[[tuple], tuple]  # key path -> (file, line, column), any of them None
 
 # Build contexts Docker resolves remotely: never joined with the project directory.
 _REMOTE_CONTEXT = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|github\.com/|[a-z][a-z0-9+.-]*-image://|service:)")
 
 
 def normalize(doc: dict, *, name: str, project_dir: str, environ, resolve_paths: bool = True,
-              diagnostics: Diagnostics | None = None) -> dict:
+              diagnostics: Diagnostics | None = None, locate: Locate | None = None) -> dict:
     """The project model: every service and resource with its defaults, names and paths, still in
     plain Python values (`finalize` gives it Docker Compose's printed form). `env_file` entries
     stay for the env_file stage, with their paths resolved."""
     diagnostics = diagnostics or Diagnostics()
     ctx = _Context(name, project_dir, environ or {}, resolve_paths, diagnostics)
     services = {}
-    for sname, svc in (doc.get("services") or {}).items():
-        services[sname] = ctx.service(sname, dict(svc or {}))
+    with _located(locate):
+        for sname, svc in (doc.get("services") or {}).items():
+            services[sname] = ctx.service(sname, dict(svc or {}))
     model = {k: v for k, v in doc.items() if k.startswith("x-")}
     model["name"] = name
     model["services"] = services
@@ -45,14 +49,30 @@ def normalize(doc: dict, *, name: str, project_dir: str, environ, resolve_paths:
     return model
 
 
-def finalize(model: dict) -> dict:
+def finalize(model: dict, locate: Locate | None = None) -> dict:
     """The model in the form `docker compose config --format json` prints: Go's key order and
     omitted zero values (gotypes.py), and every literal `$` written as `$$`."""
-    try:
-        data = gotypes.marshal_project(model)
-    except gotypes.DecodeError as e:
-        raise ComposeFileError(e.message, key_path=tuple(e.path)) from None
+    with _located(locate):
+        try:
+            data = gotypes.marshal_project(model)
+        except gotypes.DecodeError as e:
+            raise ComposeFileError(e.message, key_path=tuple(e.path)) from None
     return escape_dollars(data)
+
+
+@contextlib.contextmanager
+def _located(locate: Locate | None):
+    """Give an error raised with only a key path the file and line that key came from."""
+    try:
+        yield
+    except ComposeFileError as e:
+        if locate is None or e.file or not e.key_path:
+            raise
+        try:
+            e.file, e.line, e.column = locate(e.key_path)
+        except Exception:  # a position is a courtesy; the key path already says where
+            pass
+        raise
 
 
 def drop_unused_resources(model: dict) -> dict:

@@ -52,13 +52,14 @@ def load(options: LoadOptions, diagnostics: Diagnostics | None = None) -> Projec
         raise ComposeFileError("empty compose file", file=located.files[0])
 
     model = normalize.normalize(doc, name=name, project_dir=located.project_dir, environ=environ,
-                                resolve_paths=options.resolve_paths, diagnostics=diagnostics)
+                                resolve_paths=options.resolve_paths, diagnostics=diagnostics,
+                                locate=locator(located.files))
     model = profiles.apply(model, located.profiles)
     model = env_file.resolve(model, environ, located.project_dir, diagnostics)
     model = normalize.drop_unused_resources(model)
     if options.consistency:
         consistency.check(model, locator(located.files))
-    data = normalize.finalize(model)
+    data = normalize.finalize(model, locator(located.files))
     return Project(name=name, project_dir=located.project_dir, data=data,
                    files=tuple(located.files), environment=MappingProxyType(environ))
 
