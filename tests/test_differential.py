@@ -403,6 +403,57 @@ SCENARIOS = {
 }
 
 
+SCENARIOS.update({
+    "x-extension-merge": dict(files={"a.yml": "x-foo: {a: 1, l: [1]}\nservices:\n  w:\n    image: a\n    x-bar: {a: 1}\n",
+                                     "b.yml": "x-foo: {b: 2, l: [2]}\nservices:\n  w:\n    x-bar: {b: 2}\n"}),
+    "reset-whole-service": dict(files={"a.yml": "services:\n  w:\n    image: a\n  v:\n    image: b\n",
+                                       "b.yml": "services:\n  v: !reset\n"}),
+    "empty-file": dict(files={"compose.yaml": ""}),
+    "only-comment": dict(files={"compose.yaml": "# nothing\n"}),
+    "top-level-list": dict(files={"compose.yaml": "- a\n"}),
+    "non-string-key": dict(files={"compose.yaml": "services:\n  w:\n    image: a\n    environment:\n      1: x\n"}),
+    "null-service": dict(files={"compose.yaml": "services:\n  w:\n"}),
+    "environment-null-merge": dict(files={"a.yml": "services:\n  w:\n    image: a\n    environment: {A: '1'}\n",
+                                          "b.yml": "services:\n  w:\n    environment:\n"}),
+    "profiles-in-override": dict(files={"a.yml": "services:\n  w:\n    image: a\n    profiles: [x]\n  v:\n    image: b\n",
+                                        "b.yml": "services:\n  w:\n    profiles: [y]\n"}),
+    "extends-with-profiles": dict(files={"compose.yaml": "services:\n  b:\n    image: a\n    profiles: [x]\n  w:\n    extends: b\n"}),
+    "tilde-path": dict(files={"compose.yaml": ("services:\n  w:\n    image: a\n    volumes: ['~/data:/data']\n"
+                                               "    env_file: {path: ~/nope.env, required: false}\n")}),
+    "pwd-variable": dict(files={"compose.yaml": "services:\n  w:\n    image: a\n    environment: {P: $PWD}\n"}),
+    "port-dedupe-across-files": dict(files={"a.yml": "services:\n  w:\n    image: a\n    ports: ['8080:80', '9000:90']\n",
+                                            "b.yml": "services:\n  w:\n    ports: ['8080:80', {target: 90, published: '9000'}]\n"}),
+    "volumes-by-target": dict(files={"a.yml": "services:\n  w:\n    image: a\n    volumes: ['./a:/data', '/x:/y']\n",
+                                     "b.yml": "services:\n  w:\n    volumes: [{type: bind, source: ./b, target: /data}]\n"}),
+    "secrets-by-target": dict(files={
+        "a.yml": "services:\n  w:\n    image: a\n    secrets: [s]\nsecrets:\n  s: {file: ./s.txt}\n  t: {file: ./t.txt}\n",
+        "b.yml": "services:\n  w:\n    secrets: [{source: t, target: s}]\n", "s.txt": "x", "t.txt": "y"}),
+    "logging-merge": dict(files={"a.yml": "services:\n  w:\n    image: a\n    logging: {driver: json-file, options: {a: '1'}}\n",
+                                 "b.yml": "services:\n  w:\n    logging: {options: {b: '2'}}\n"}),
+    "ipam-merge": dict(files={
+        "a.yml": "services:\n  w:\n    image: a\n    networks: [n]\nnetworks:\n  n:\n    ipam:\n      config: [{subnet: 10.0.0.0/24, gateway: 10.0.0.1}]\n",
+        "b.yml": "networks:\n  n:\n    ipam:\n      config: [{subnet: 10.0.0.0/24, ip_range: 10.0.0.0/25}, {subnet: 10.1.0.0/24}]\n"}),
+    "build-merge": dict(files={"a.yml": "services:\n  w:\n    build: ./app\n",
+                               "b.yml": "services:\n  w:\n    build: {dockerfile: Dev, args: {A: '1'}}\n"}),
+})
+
+# Differences that belong to the model stages (schema validation), kept visible: strict xfail
+# turns into a failure the day they are fixed, so the mark cannot outlive the bug.
+MODEL_STAGE_GAPS = {
+    "ulimits-merge": (dict(files={"a.yml": "services:\n  w:\n    image: a\n    ulimits: {nofile: {soft: 1, hard: 2}, nproc: 3}\n",
+                                  "b.yml": "services:\n  w:\n    ulimits: {nofile: {soft: 5}}\n"}),
+                      "validate.py accepts a ulimit mapping without `hard`; Docker Compose rejects it"),
+    "extra-hosts-merge": (dict(files={"a.yml": "services:\n  w:\n    image: a\n    extra_hosts: ['a:1.1.1.1']\n",
+                                      "b.yml": "services:\n  w:\n    extra_hosts: {a: 1.1.1.1, b: 2.2.2.2}\n"}),
+                          "validate.py requires unique extra_hosts; v2.40.3 keeps the merged duplicates"),
+}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=why))
+                                  for n, (_, why) in sorted(MODEL_STAGE_GAPS.items())])
+def test_scenario_model_stage_gap(name):
+    run_scenario(**MODEL_STAGE_GAPS[name][0])
+
 def run_scenario(files, order=None, no_project_name=False, env=None):
     env = env or {}
     d = write_project(files)

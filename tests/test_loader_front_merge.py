@@ -63,10 +63,10 @@ def test_networks_list_and_map():
     assert out["networks"] == {"front": None, "back": {"aliases": ["b"]}}
 
 
-def test_extra_hosts_and_dns_append_extra_hosts_without_duplicates():
+def test_extra_hosts_and_dns_append():
     out = merged(svc(extra_hosts=["a:1.1.1.1"], dns="8.8.8.8"),
                  svc(extra_hosts={"a": "1.1.1.1", "b": "2.2.2.2"}, dns=["1.1.1.1", "8.8.8.8"]))
-    assert out["extra_hosts"] == ["a:1.1.1.1", "a=1.1.1.1", "b=2.2.2.2"]
+    assert out["extra_hosts"] == ["a:1.1.1.1", "a=1.1.1.1", "b=2.2.2.2"]  # no dedupe in v2.40.3
     assert out["dns"] == ["8.8.8.8", "1.1.1.1"]
 
 

@@ -62,11 +62,6 @@ def _to_seq(base, other, _path):
     return to_sequence(base) + to_sequence(other)
 
 
-def _extra_hosts(base, other, _path):
-    right = to_sequence(base)
-    return right + [v for v in to_sequence(other) if v not in right]
-
-
 def _logging(base, other, path):
     if not isinstance(base, dict) or not isinstance(other, dict):
         return other
@@ -128,7 +123,7 @@ SPECIAL: dict[Path, Callable[[Any, Any, Path], Any]] = {
     ("services", "*", "build"): _build,
     ("services", "*", "build", "args"): _to_seq,
     ("services", "*", "build", "additional_contexts"): _to_seq,
-    ("services", "*", "build", "extra_hosts"): _extra_hosts,
+    ("services", "*", "build", "extra_hosts"): _to_seq,
     ("services", "*", "build", "labels"): _to_seq,
     ("services", "*", "command"): _override,
     ("services", "*", "depends_on"): _depends_on,
@@ -140,7 +135,8 @@ SPECIAL: dict[Path, Callable[[Any, Any, Path], Any]] = {
     ("services", "*", "env_file"): _to_seq,
     ("services", "*", "label_file"): _to_seq,
     ("services", "*", "environment"): _to_seq,
-    ("services", "*", "extra_hosts"): _extra_hosts,
+    # compose-go later deduplicates these (mergeExtraHosts); Docker Compose v2.40.3 still appends
+    ("services", "*", "extra_hosts"): _to_seq,
     ("services", "*", "healthcheck", "test"): _override,
     ("services", "*", "labels"): _to_seq,
     ("services", "*", "volumes", "*", "volume", "labels"): _to_seq,
