@@ -3,7 +3,9 @@ words and paths, systemd-analyze verify for unit lines), byte-exact or refused w
 ConversionError; never an extra line, option or argument."""
 from __future__ import annotations
 
+import os
 import pathlib
+import shutil
 import subprocess
 import tempfile
 
@@ -195,3 +197,62 @@ def test_unit_lines_parse_without_complaint(description, env_value, words):
     assert r.returncode == 0 and not (r.stdout + r.stderr).strip(), (unit, r.stdout, r.stderr)
     # One line per setting, nothing more: the value never spills onto a new line.
     assert unit.count("\n") == 5
+
+
+# --------------------------------------------------------------------------------------------
+# units: a booted systemd (the e2e test host) runs them and the payload reports what it got
+
+
+@pytest.fixture(scope="module")
+def booted_systemd(tmp_path_factory):
+    if consumers.tools_available():
+        pytest.skip(f"needs {consumers.tools_available()}")
+    from e2e import hostimage
+    from e2e.machine import BootedHost
+    scratch = tmp_path_factory.mktemp("escape-host")
+    root = scratch / "rootfs"
+    hostimage.unpack_host(hostimage.ensure_host_tarball(), root)
+    host = BootedHost(root, f"dk-esc-{os.getpid()}", scratch / "console.log")
+    host.boot()
+    try:
+        yield host
+    finally:
+        host.shutdown()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+_REPORT = 'printf "%s\\0" "$@" > /run/esc/argv; printf "%s" "$T_VALUE" > /run/esc/env'
+
+
+def _expected_description(value: str) -> str:
+    text = " ".join(value.split())
+    return text + " ." if (len(text) - len(text.rstrip("\\"))) % 2 else text
+
+
+@pytest.mark.e2e
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(description=values | tricky, env_value=values | tricky, words=word_lists)
+def test_unit_values_read_back_exactly_by_systemd(booted_systemd, description, env_value, words):
+    host = booted_systemd
+    try:
+        env_line = escape.unit_environment("T_VALUE", env_value)
+    except ConversionError:
+        env_value = "x"
+        env_line = escape.unit_environment("T_VALUE", env_value)
+    unit = ("[Unit]\n"
+            f"Description={escape.unit_text(description)}\n"
+            "[Service]\n"
+            "Type=oneshot\n"
+            f"Environment={env_line}\n"
+            f"ExecStart={escape.unit_exec_line(['/bin/sh', '-c', _REPORT, 'sh'] + words)}\n")
+    host.run("rm -rf /run/esc && mkdir -p /run/esc")
+    host.write_file("/run/systemd/system/esc-test.service", unit)
+    host.run(["systemctl", "daemon-reload"])
+    host.run(["systemctl", "start", "esc-test.service"])
+    argv = host.run(["cat", "/run/esc/argv"]).stdout_bytes.split(b"\0")[:-1]
+    assert argv == [w.encode() for w in words], unit
+    assert host.run(["cat", "/run/esc/env"]).stdout_bytes == env_value.encode(), unit
+    shown = host.run(["systemctl", "show", "-p", "Description", "--value", "esc-test.service"])
+    # An empty Description= makes systemd show the unit name instead.
+    expected = _expected_description(description) or "esc-test.service"
+    assert shown.stdout_bytes.rstrip(b"\n") == expected.encode(), unit
