@@ -164,8 +164,9 @@ def test_profiles_select_services(tmp_path, active, expected):
 def test_required_dependency_on_disabled_service_is_an_error(tmp_path):
     write(tmp_path, {"compose.yaml": "services:\n  web:\n    image: a\n    depends_on: [db]\n"
                                      "  db:\n    image: a\n    profiles: [db]\n"})
-    with pytest.raises(ComposeFileError, match='service "web" depends on undefined service "db"'):
+    with pytest.raises(ComposeFileError, match='service "web" depends on undefined service "db"') as e:
         load(tmp_path)
+    assert str(e.value).startswith(f"{tmp_path}/compose.yaml:4:17: services.web.depends_on.db:")
 
 
 # --- extends -------------------------------------------------------------------------------------
@@ -292,7 +293,7 @@ ERROR_CASES = {
                           "compose.yaml:3:5: services.web.image: required variable TAG is missing a value: set the TAG",
                           None),
     "missing-env-file": ({"compose.yaml": "services:\n  web:\n    image: a\n    env_file: nope.env\n"},
-                         "services.web.env_file[0]: env file", "nope.env not found"),
+                         "compose.yaml:4:5: services.web.env_file[0]: env file", "nope.env not found"),
     "missing-extends-file": ({"compose.yaml": "services:\n  web:\n    extends: {file: nope.yml, service: x}\n"},
                              "compose.yaml:3:15: services.web.extends.file: cannot read", "nope.yml"),
     "include-cycle": ({"compose.yaml": "include: [a.yml]\n", "a.yml": "include: [compose.yaml]\n"},

@@ -100,6 +100,13 @@ def test_line_of_finds_nested_keys_and_list_items():
     assert y.line_of("pos.yml", ("services", "web", "nope")) == (2, 3)
 
 
+def test_locate_says_how_much_of_the_path_a_file_spells_out():
+    y.parse_documents("services:\n  web:\n    image: x\n", "one.yml")
+    y.parse_documents("services:\n  db:\n    image: x\n", "two.yml")
+    assert y.locate("one.yml", ("services", "web", "image")) == (3, 3, 5)
+    assert y.locate("two.yml", ("services", "web", "image")) == (1, 1, 1)
+
+
 def test_line_of_accepts_text():
     assert y.line_of("a:\n  b: 1\n", ("a", "b")) == (2, 3)
 

@@ -28,7 +28,8 @@ def entries(value) -> list[dict]:
     return out
 
 
-def resolve(data: dict, environ, project_dir: str, diagnostics=None) -> dict:
+def resolve(data: dict, environ, project_dir: str, locate=None) -> dict:
+    """`locate(key_path) -> (file, line, column)` points errors at the compose file."""
     services = data.get("services") or {}
     if not any(isinstance(s, dict) and "env_file" in s for s in services.values()):
         return data
@@ -49,8 +50,10 @@ def resolve(data: dict, environ, project_dir: str, diagnostics=None) -> dict:
             if not os.path.exists(path):
                 if ef.get("required", True) in (False, "false"):
                     continue
-                raise dotenv.DotEnvError(f"env file {path} not found",
-                                         key_path=("services", name, "env_file", i))
+                key_path = ("services", name, "env_file", i)
+                file, line, column = locate(key_path) if locate else (None, None, None)
+                raise dotenv.DotEnvError(f"env file {path} not found", file=file, line=line,
+                                         column=column, key_path=key_path)
             env.update(dotenv.read_file(path, lookup, fmt=ef.get("format"),
                                         key_path=("services", name, "env_file", i)))
         declared = svc.get("environment") or {}

@@ -54,8 +54,8 @@ def load(options: LoadOptions, diagnostics: Diagnostics | None = None) -> Projec
     model = normalize.normalize(doc, name=name, project_dir=located.project_dir, environ=environ,
                                 resolve_paths=options.resolve_paths, diagnostics=diagnostics,
                                 locate=locator(located.files))
-    model = profiles.apply(model, located.profiles)
-    model = env_file.resolve(model, environ, located.project_dir, diagnostics)
+    model = profiles.apply(model, located.profiles, locator(located.files))
+    model = env_file.resolve(model, environ, located.project_dir, locator(located.files))
     model = normalize.drop_unused_resources(model)
     if options.consistency:
         consistency.check(model, locator(located.files))
@@ -65,14 +65,15 @@ def load(options: LoadOptions, diagnostics: Diagnostics | None = None) -> Projec
 
 
 def locator(files):
-    """Key path -> (file, line, column): the last file that spells the path out defines it."""
+    """Key path -> (file, line, column) in the file that spells out most of the path (the last
+    one on a tie: later files override earlier ones)."""
     def locate(key_path):
-        found = (files[0] if files else None, None, None)
+        best = (-1, files[0] if files else None, None, None)
         for f in files:
-            line, column = yaml_stage.line_of(f, key_path)
-            if line is not None and (found[1] is None or len(key_path) > 0):
-                found = (f, line, column)
-        return found
+            depth, line, column = yaml_stage.locate(f, key_path)
+            if line is not None and depth >= best[0]:
+                best = (depth, f, line, column)
+        return best[1:]
     return locate
 
 

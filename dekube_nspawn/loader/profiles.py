@@ -18,7 +18,8 @@ def is_enabled(service: dict, active) -> bool:
     return "*" in active or any(p in declared for p in active)
 
 
-def apply(data: dict, active) -> dict:
+def apply(data: dict, active, locate=None) -> dict:
+    """Only the enabled services; `locate(key_path) -> (file, line, column)` for errors."""
     services = data.get("services") or {}
     active = list(active)
     enabled = {n: s for n, s in services.items() if is_enabled(s, active)}
@@ -27,10 +28,12 @@ def apply(data: dict, active) -> dict:
         for dep, cond in (svc.get("depends_on") or {}).items():
             required = not isinstance(cond, dict) or cond.get("required", True) is not False
             if dep in disabled and required:
+                key_path = ("services", name, "depends_on", dep)
+                file, line, column = locate(key_path) if locate else (None, None, None)
                 raise ComposeFileError(
                     f'service "{name}" depends on undefined service "{dep}": invalid compose project '
                     f'(it is disabled: enable one of its profiles {services[dep].get("profiles")})',
-                    key_path=("services", name, "depends_on", dep))
+                    file=file, line=line, column=column, key_path=key_path)
     if disabled:
         data = dict(data, services=enabled)
     return data

@@ -325,6 +325,13 @@ def line_of(source: str, key_path) -> tuple[int | None, int | None]:
 
     `source` is a file name seen by `parse_documents` (or readable from disk), or YAML text.
     Costs one extra composition: call it on error paths only."""
+    _depth, line, column = locate(source, key_path)
+    return line, column
+
+
+def locate(source: str, key_path) -> tuple[int, int | None, int | None]:
+    """(how many parts of `key_path` were found, line, column) in `source`: lets a caller
+    holding several files pick the one that really defines the path."""
     text = _TEXTS.get(source)
     if text is None:
         if "\n" not in source:
@@ -332,17 +339,17 @@ def line_of(source: str, key_path) -> tuple[int | None, int | None]:
                 with open(source, encoding="utf-8") as fh:
                     text = fh.read()
             except OSError:
-                return None, None
+                return 0, None, None
         else:
             text = source
     try:
         nodes = list(pyyaml.compose_all(text, Loader=_ComposeOnly))
     except pyyaml.YAMLError:
-        return None, None
-    best = (None, None)
+        return 0, None, None
+    best = (0, None, None)
     for root in nodes:
         found = _walk(root, list(key_path or ()))
-        if found is not None:
+        if found[0] >= best[0]:
             best = found
     return best
 
@@ -352,6 +359,7 @@ class _ComposeOnly(pyyaml.SafeLoader):
 
 
 def _walk(node, path):
+    depth = 0
     where = (node.start_mark.line + 1, node.start_mark.column + 1)
     for part in path:
         if isinstance(node, pyyaml.MappingNode):
@@ -361,10 +369,18 @@ def _walk(node, path):
                     node = v
                     break
             else:
-                return where
+                break
         elif isinstance(node, pyyaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]
             where = (node.start_mark.line + 1, node.start_mark.column + 1)
+        elif isinstance(node, pyyaml.SequenceNode) and isinstance(part, str):
+            # short syntax: `depends_on: [db]` is `depends_on.db` once normalized
+            item = next((n for n in node.value if isinstance(n, pyyaml.ScalarNode) and n.value == part), None)
+            if item is None:
+                break
+            node = item
+            where = (node.start_mark.line + 1, node.start_mark.column + 1)
         else:
-            return where
-    return where
+            break
+        depth += 1
+    return (depth,) + where
