@@ -166,7 +166,7 @@ def test_required_dependency_on_disabled_service_is_an_error(tmp_path):
                                      "  db:\n    image: a\n    profiles: [db]\n"})
     with pytest.raises(ComposeFileError, match='service "web" depends on undefined service "db"') as e:
         load(tmp_path)
-    assert str(e.value).startswith(f"{tmp_path}/compose.yaml:4:17: services.web.depends_on.db:")
+    assert str(e.value).startswith(f"{tmp_path}/compose.yaml:4:18: services.web.depends_on.db:")
 
 
 # --- extends -------------------------------------------------------------------------------------
