@@ -54,6 +54,16 @@ def test_default_files_found_in_parent_with_override(tmp_path):
     assert [f.rsplit("/", 1)[1] for f in p.files] == ["compose.yaml", "compose.override.yaml"]
 
 
+def test_several_default_files_warn_and_the_first_wins(tmp_path):
+    from dekube_nspawn.errors import Diagnostics
+    write(tmp_path, {"compose.yml": "services:\n  w:\n    image: yml\n",
+                     "docker-compose.yaml": "services:\n  w:\n    image: docker\n"})
+    d = Diagnostics()
+    p = load_project(LoadOptions(cwd=str(tmp_path), environ=dict(CLEAN)), d)
+    assert p.services["w"]["image"] == "yml"
+    assert any("Found multiple config files" in str(w) for w in d.warnings)
+
+
 def test_no_compose_file_is_an_error(tmp_path):
     with pytest.raises(ComposeFileError, match="no configuration file provided"):
         load(tmp_path)

@@ -27,6 +27,7 @@ class Located:
     environment: dict[str, str]  # the environment interpolation reads
     profiles: list[str]
     name_from_cli: str | None   # -p or COMPOSE_PROJECT_NAME: must already be normalized
+    warnings: list[str]
 
 
 def normalize_project_name(name: str) -> str:
@@ -42,17 +43,19 @@ def check_imperative_name(name: str) -> str:
     return name
 
 
-def find_default_files(start: str) -> list[str]:
-    """compose.yaml (or its aliases) in `start` or the nearest parent, plus its override file."""
+def find_default_files(start: str, warnings: list | None = None) -> list[str]:
+    """compose.yaml (or its aliases) in `start` or the nearest parent, plus its override file.
+    Several candidates in one directory: the first wins, with a warning (as in Compose)."""
     d = os.path.abspath(start)
     while True:
-        found = [n for n in DEFAULT_FILES if os.path.isfile(os.path.join(d, n))]
+        found = [os.path.join(d, n) for n in DEFAULT_FILES if os.path.isfile(os.path.join(d, n))]
         if found:
-            files = [os.path.join(d, found[0])]
-            overrides = [n for n in OVERRIDE_FILES if os.path.isfile(os.path.join(d, n))]
-            if overrides:
-                files.append(os.path.join(d, overrides[0]))
-            return files
+            overrides = [os.path.join(d, n) for n in OVERRIDE_FILES if os.path.isfile(os.path.join(d, n))]
+            for candidates in (found, overrides):
+                if len(candidates) > 1 and warnings is not None:
+                    warnings.append(f"Found multiple config files with supported names: "
+                                    f"{', '.join(candidates)}; using {candidates[0]}")
+            return [found[0]] + overrides[:1]
         parent = os.path.dirname(d)
         if parent == d:
             raise ComposeFileError(
@@ -103,8 +106,9 @@ def locate(options) -> Located:
     if not files and environment.get("COMPOSE_FILE"):
         sep = environment.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
         files = [_absolutize(f, cwd) for f in environment["COMPOSE_FILE"].split(sep) if f]
+    warnings: list[str] = []
     if not files:
-        files = find_default_files(project_dir or cwd)
+        files = find_default_files(project_dir or cwd, warnings)
     load_dotenv(files)
 
     profiles = list(options.profiles)
@@ -115,4 +119,4 @@ def locate(options) -> Located:
     if name is not None:
         check_imperative_name(name)
     return Located(files=files, project_dir=workdir(files), environment=environment,
-                   profiles=profiles, name_from_cli=name)
+                   profiles=profiles, name_from_cli=name, warnings=warnings)

@@ -40,6 +40,8 @@ class Context:
 def load(options: LoadOptions, diagnostics: Diagnostics | None = None) -> Project:
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
     located = discovery.locate(options)
+    for message in located.warnings:
+        diagnostics.warn((), message)
     sources = [(f, read_source(f, options.stdin_text)) for f in located.files]
     name = project_name(located, sources, options.interpolate)
     environ = dict(located.environment, COMPOSE_PROJECT_NAME=name)
