@@ -433,6 +433,20 @@ SCENARIOS.update({
     "ipam-merge": dict(files={
         "a.yml": "services:\n  w:\n    image: a\n    networks: [n]\nnetworks:\n  n:\n    ipam:\n      config: [{subnet: 10.0.0.0/24, gateway: 10.0.0.1}]\n",
         "b.yml": "networks:\n  n:\n    ipam:\n      config: [{subnet: 10.0.0.0/24, ip_range: 10.0.0.0/25}, {subnet: 10.1.0.0/24}]\n"}),
+    "extends-included-service": dict(files={"compose.yaml": "include: [inc.yml]\nservices:\n  w:\n    extends: base\n",
+                                            "inc.yml": "services:\n  base:\n    image: b\n"}),
+    "include-in-included": dict(files={"compose.yaml": "include: [a/inc.yml]\n",
+                                       "a/inc.yml": "include: [b/inc2.yml]\nservices:\n  x:\n    image: x\n    build: .\n",
+                                       "a/b/inc2.yml": "services:\n  y:\n    image: y\n    build: .\n"}),
+    "extends-other-file-inside-included": dict(files={
+        "compose.yaml": "include: [a/inc.yml]\n",
+        "a/inc.yml": "services:\n  x:\n    extends: {file: base.yml, service: b}\n",
+        "a/base.yml": "services:\n  b:\n    image: b\n    build: ./ctx\n"}),
+    "extends-file-from-override-in-subdir": dict(files={
+        "compose.yaml": "services:\n  w:\n    image: a\n    build: .\n",
+        "sub/o.yml": "services:\n  w:\n    extends: {file: ext.yml, service: e}\n",
+        "ext.yml": "services:\n  e:\n    image: root-ext\n", "sub/ext.yml": "services:\n  e:\n    image: sub-ext\n"},
+        order=["compose.yaml", "sub/o.yml"]),
     "build-merge": dict(files={"a.yml": "services:\n  w:\n    build: ./app\n",
                                "b.yml": "services:\n  w:\n    build: {dockerfile: Dev, args: {A: '1'}}\n"}),
 })

@@ -2,8 +2,8 @@
 
     locate (files, directory, environment, profiles)            discovery.py
     per file, per YAML document:                                 load_model()
-        parse -> interpolate -> strip !reset/!override -> include -> reset earlier files
-        -> extends -> merge onto the files before -> unicity -> validate -> canonical -> unicity
+        parse -> interpolate -> strip !reset/!override -> extends -> reset earlier files
+        -> include -> merge onto the files before -> unicity -> validate -> canonical -> unicity
     normalize -> profiles -> env_file into environment -> unused resources -> consistency
 
 Ownership: the front stages (yaml, interpolate, include, extends, merge, reset, profiles,
@@ -136,9 +136,11 @@ def load_document(raw, filename: str, merged: dict, ctx: Context) -> dict:
         ctx.diagnostics.warn((), f'The "{var}" variable is not set. Defaulting to a blank string.')
     cfg, reset_paths = reset.strip(cfg)
 
-    include.apply(cfg, filename, ctx)
-    reset.apply(merged, reset_paths)
+    # Docker Compose v2.40.3 resolves `extends` before `include`: a service cannot extend one
+    # that only an included file defines (later compose-go versions swapped the two)
     extends.apply(cfg, filename, ctx, reset_paths)
+    reset.apply(merged, reset_paths)
+    include.apply(cfg, filename, ctx)
 
     merged = merge.merge(merged, cfg)
     merge.enforce_unicity(merged)
