@@ -69,11 +69,17 @@ def test_pull_unpack_then_noop_then_update(world):
 
     # Re-run: a no-op that leaves the bundle as it is.
     inode = bundle.stat().st_ino
+    images = pathlib.Path(p.layout.state_dir) / "images"
+
+    def snapshot():
+        return sorted((str(x), x.lstat().st_ino, x.lstat().st_mtime_ns) for x in images.rglob("*"))
+    before = snapshot()
     started = time.monotonic()
     again = run_bootstrap(out, env={"DEKUBE_IMAGE_SOURCE": f"oci:{src}"})
     again_s = time.monotonic() - started
     assert "pulling" not in again.stderr and "present" in again.stderr
     assert link.resolve().stat().st_ino == inode
+    assert snapshot() == before                        # not one path, inode or mtime changed
     print(f"\nbootstrap first run {first_s:.2f}s, no-op re-run {again_s:.2f}s")
     assert again_s < 2.0
 
