@@ -157,12 +157,32 @@ class _Constructor(pyyaml.constructor.SafeConstructor):
     """Safe construction plus: duplicate keys refused, compose's tags kept as markers."""
 
     def construct_yaml_int(self, node):
-        return _go_parse_int(node.value)
+        value = _go_parse_int(node.value)
+        if value is None:  # only an explicit `!!int` gets here
+            raise pyyaml.constructor.ConstructorError(
+                None, None, f"cannot decode `{node.value}` as an !!int", node.start_mark)
+        return value
 
     def construct_yaml_float(self, node):
         if node.value in _SPECIAL_FLOATS:
             return _SPECIAL_FLOATS[node.value]
-        return float(node.value.replace("_", ""))
+        try:
+            return float(node.value.replace("_", ""))
+        except ValueError:
+            raise pyyaml.constructor.ConstructorError(
+                None, None, f"cannot decode `{node.value}` as a !!float", node.start_mark) from None
+
+    def construct_yaml_binary(self, node):
+        # go-yaml hands base64 scalars over as the decoded string
+        return super().construct_yaml_binary(node).decode("utf-8", errors="replace")
+
+    def construct_unknown_local_tag(self, suffix, node):
+        """go-yaml ignores application tags it does not know (`!custom x` is just `x`)."""
+        if isinstance(node, pyyaml.MappingNode):
+            return self.construct_yaml_map_now(node)
+        if isinstance(node, pyyaml.SequenceNode):
+            return self.construct_sequence(node, deep=True)
+        return self.construct_plain(node)
 
     def construct_yaml_bool(self, node):
         return node.value.lower() == "true"
@@ -207,6 +227,8 @@ class _Constructor(pyyaml.constructor.SafeConstructor):
 _Constructor.add_constructor(_INT_TAG, _Constructor.construct_yaml_int)
 _Constructor.add_constructor(_FLOAT_TAG, _Constructor.construct_yaml_float)
 _Constructor.add_constructor(_BOOL_TAG, _Constructor.construct_yaml_bool)
+_Constructor.add_constructor("tag:yaml.org,2002:binary", _Constructor.construct_yaml_binary)
+_Constructor.add_multi_constructor("!", _Constructor.construct_unknown_local_tag)
 _Constructor.add_constructor("!reset", _Constructor.construct_reset)
 _Constructor.add_constructor("!override", _Constructor.construct_override)
 
