@@ -175,3 +175,34 @@ def test_output_paths_must_stay_inside(tmp_path):
     for bad in ("/etc/passwd", "../x", "a/../../x", "", "a//b"):
         with pytest.raises(Exception):
             output.check_relative_path(bad)
+
+
+FAKE_SKOPEO = r"""#!/bin/sh
+# Stands in for skopeo: `inspect [--config] docker://REF`.
+if [ "$2" = --config ]; then
+    echo '{"config": {"Entrypoint": ["/bin/busybox"], "Cmd": ["sh"], "Env": ["PATH=/bin:/usr/bin", "IMG=1"], "WorkingDir": "/home"}}'
+else
+    echo '{"Digest": "sha256:1111111111111111111111111111111111111111111111111111111111111111"}'
+fi
+"""
+
+
+def test_resolve_images_writes_the_complete_process(compose, tmp_path, monkeypatch):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "skopeo").write_text(FAKE_SKOPEO)
+    (bindir / "skopeo").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    out = tmp_path / "out"
+    assert run_cli(str(compose), "-o", str(out), "--resolve-images") == 0
+    settings = (out / "hello-web.nspawn").read_text()
+    assert 'Parameters="/bin/busybox" "httpd" "-f" "-p" "8080" "-h" "/www"' in settings
+    assert 'Environment="PATH=/bin:/usr/bin"' in settings and 'Environment="IMG=1"' in settings
+    assert "WorkingDirectory=/home" in settings
+    # Without it, the process is left to bootstrap.sh on the host.
+    plain = tmp_path / "plain"
+    assert run_cli(str(compose), "-o", str(plain)) == 0
+    assert "\nParameters=" not in (plain / "hello-web.nspawn").read_text()
+    (bindir / "skopeo").write_text("#!/bin/sh\necho 'unauthorized' >&2\nexit 1\n")
+    assert run_cli(str(compose), "-o", str(out), "--resolve-images") == 1
+    assert "\nParameters=" in (out / "hello-web.nspawn").read_text()   # old output untouched
