@@ -80,6 +80,14 @@ def test_name_precedence(tmp_path):
         load(d, project_name="Bad Name")
 
 
+def test_bad_names_exit_2_from_the_command_line_1_from_the_environment(tmp_path, monkeypatch, capsys):
+    write(tmp_path, {"compose.yaml": "services:\n  w:\n    image: a\n"})
+    rc, _, err = run_cli(monkeypatch, capsys, tmp_path, ["-p", "Bad", "config"])
+    assert rc == 2 and 'invalid project name "Bad"' in err
+    rc, _, err = run_cli(monkeypatch, capsys, tmp_path, ["config"], environ=dict(CLEAN, COMPOSE_PROJECT_NAME="Bad"))
+    assert rc == 1 and "COMPOSE_PROJECT_NAME" in err
+
+
 def test_project_name_is_interpolatable(tmp_path):
     write(tmp_path, {"compose.yaml": "services:\n  w:\n    image: a\n    environment: {P: $COMPOSE_PROJECT_NAME}\n"})
     assert env_of(load(tmp_path, project_name="pp"), "w")["P"] == "pp"

@@ -35,10 +35,14 @@ def normalize_project_name(name: str) -> str:
     return "".join(re.findall(r"[a-z0-9_-]", name.lower())).lstrip("_-")
 
 
-def check_imperative_name(name: str) -> str:
+def check_imperative_name(name: str, from_cli: bool = True) -> str:
+    """-p (a usage error, exit 2) and COMPOSE_PROJECT_NAME (bad input, exit 1) are taken as
+    they are, so they must already be normalized."""
     if normalize_project_name(name) != name:
-        raise UsageError(
-            f'invalid project name "{name}": must consist only of lowercase alphanumeric '
+        error = UsageError if from_cli else ComposeFileError
+        where = "" if from_cli else " (from COMPOSE_PROJECT_NAME)"
+        raise error(
+            f'invalid project name "{name}"{where}: must consist only of lowercase alphanumeric '
             "characters, hyphens, and underscores as well as start with a letter or number")
     return name
 
@@ -117,6 +121,6 @@ def locate(options) -> Located:
 
     name = options.project_name or environment.get("COMPOSE_PROJECT_NAME") or None
     if name is not None:
-        check_imperative_name(name)
+        check_imperative_name(name, from_cli=bool(options.project_name))
     return Located(files=files, project_dir=workdir(files), environment=environment,
                    profiles=profiles, name_from_cli=name, warnings=warnings)
