@@ -19,7 +19,7 @@ import re
 from typing import Callable, Mapping
 
 from dekube_nspawn.errors import ComposeFileError
-from dekube_nspawn.loader.interpolate import _Invalid, _Missing, substitute
+from dekube_nspawn.loader.interpolate import InvalidTemplate, MissingRequired, substitute
 
 Lookup = Callable[[str], "str | None"]
 
@@ -57,9 +57,9 @@ def parse(text: str, filename: str = "<env>", lookup: Lookup | None = None) -> d
     def expand(value, at_line):
         try:
             return substitute(value, env_lookup)
-        except _Missing as e:
+        except MissingRequired as e:
             raise DotEnvError(e.text(), file=filename, line=at_line) from None
-        except _Invalid as e:
+        except InvalidTemplate as e:
             raise DotEnvError(f'invalid interpolation format: "{e.template}"', file=filename,
                               line=at_line) from None
 

@@ -14,7 +14,9 @@ import copy
 import os
 
 from dekube_nspawn.errors import ComposeFileError
+from dekube_nspawn.loader import interpolate as interpolate_stage
 from dekube_nspawn.loader import merge, rebase, reset
+from dekube_nspawn.loader import yaml as yaml_stage
 
 
 class ExtendsError(ComposeFileError):
@@ -23,8 +25,7 @@ class ExtendsError(ComposeFileError):
 
 def _err(message, *, file=None, key_path=()) -> ExtendsError:
     """The error, pointing at the line of `key_path` in `file` when the file spells it out."""
-    from dekube_nspawn.loader.yaml import line_of
-    line, column = line_of(file, key_path) if file and file != "-" else (None, None)
+    line, column = yaml_stage.line_of(file, key_path) if file and file != "-" else (None, None)
     return ExtendsError(message, file=file, line=line, column=column, key_path=key_path)
 
 
@@ -90,8 +91,6 @@ def _resolve(name, services, filename, ctx, chain, reset_paths=()):
 
 def _load_other_file(ref_file, filename, name, ref, ctx, key_path):
     """The services of `ref_file`, interpolated, `!reset`-stripped, paths rebased onto it."""
-    from dekube_nspawn.loader import interpolate as interpolate_stage
-    from dekube_nspawn.loader import yaml as yaml_stage
     # compose-go resolves it against the working directory of the (sub-)project, like every
     # other relative path, not against the extending file
     path = os.path.normpath(os.path.join(ctx.working_dir, os.path.expanduser(ref_file)))

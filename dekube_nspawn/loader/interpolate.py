@@ -24,7 +24,7 @@ class InterpolationError(ComposeFileError):
     pass
 
 
-class _Missing(Exception):
+class MissingRequired(Exception):
     """A required variable is unset (or empty, for `:?`)."""
 
     def __init__(self, name: str, reason: str):
@@ -37,7 +37,7 @@ class _Missing(Exception):
         return f"required variable {self.name} is missing a value"
 
 
-class _Invalid(Exception):
+class InvalidTemplate(Exception):
     def __init__(self, template: str):
         super().__init__(template)
         self.template = template
@@ -82,7 +82,7 @@ def substitute(template: str, lookup: Callable[[str], str | None], unset: list |
         elif nxt == "{":
             end = _closing_brace(template, j)
             if end < 0:
-                raise _Invalid(template)
+                raise InvalidTemplate(template)
             out.append(_braced(template[j + 2:end], template, lookup, unset))
             i = end + 1
         else:
@@ -108,14 +108,14 @@ def _plain(name, lookup, unset):
 def _braced(content: str, template: str, lookup, unset) -> str:
     m = _NAME.match(content)
     if not m:
-        raise _Invalid(template)
+        raise InvalidTemplate(template)
     name = m.group(0)
     rest = content[m.end():]
     if not rest:
         return _plain(name, lookup, unset)
     op = next((o for o in _OPERATORS if rest.startswith(o)), None)
     if op is None:
-        raise _Invalid(template)
+        raise InvalidTemplate(template)
     # compose-go interpolates the operand before looking at the variable
     operand = substitute(rest[len(op):], lookup, unset)
     value = lookup(name)
@@ -125,11 +125,11 @@ def _braced(content: str, template: str, lookup, unset) -> str:
         return operand if value is None else value
     if op == ":?":
         if not value:
-            raise _Missing(name, operand)
+            raise MissingRequired(name, operand)
         return value
     if op == "?":
         if value is None:
-            raise _Missing(name, operand)
+            raise MissingRequired(name, operand)
         return value
     if op == ":+":
         return operand if value else (value or "")
@@ -256,9 +256,9 @@ def interpolate(doc, environ: Mapping[str, str], *, filename: str | None = None,
         if isinstance(value, str):
             try:
                 result = substitute(value, lookup, warnings)
-            except _Missing as e:
+            except MissingRequired as e:
                 raise _error(filename, path, e.text()) from None
-            except _Invalid as e:
+            except InvalidTemplate as e:
                 raise _error(filename, path, f'invalid interpolation format: "{e.template}"; '
                              'you may need to escape any $ with another $') from None
             cast = _caster_for(pattern)
