@@ -5,6 +5,8 @@ files -> yaml (raw mapping + positions) -> interpolate -> include -> merge -> ex
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -28,7 +30,22 @@ class LoadOptions:
 
 def load_project(options: LoadOptions, diagnostics=None):
     from dekube_nspawn.loader.pipeline import load
-    return load(options, diagnostics)
+    with _gc_paused():
+        return load(options, diagnostics)
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Loading builds a large tree of small objects and drops nothing cyclic; Python's cyclic GC
+    rescans that growing heap again and again, which made 10 000 services ~3x slower than
+    linear. Paused for the load only, and restored as it was."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def load_project_from_mapping(mapping, *, project_dir: str, name: str | None = None,
