@@ -478,6 +478,13 @@ SCENARIOS.update({
         "sub/o.yml": "services:\n  w:\n    extends: {file: ext.yml, service: e}\n",
         "ext.yml": "services:\n  e:\n    image: root-ext\n", "sub/ext.yml": "services:\n  e:\n    image: sub-ext\n"},
         order=["compose.yaml", "sub/o.yml"]),
+    "raw-format-edges": dict(files={"compose.yaml": "services:\n  w:\n    image: a\n    env_file: [{path: r.env, format: raw}]\n",
+                                    "r.env": "# comment\n\n  K=v \nNOEQ\nX=a=b\n  # indented\nQ=\"dq\"\nPATH\n"}),
+    "raw-format-whitespace-key": dict(files={"compose.yaml": "services:\n  w:\n    image: a\n    env_file: [{path: r.env, format: raw}]\n",
+                                             "r.env": "K = v\n"}),
+    "dotenv-comments-escapes": dict(files={"compose.yaml": "services:\n  w:\n    image: a\n    env_file: e.env\n",
+                                           "e.env": ("A=1 # c\nB=\"x\" # c\nC='y'#c\nD=a\\nb\nE=\"a\\\\nb\"\nF=\"\\$A\"\n"
+                                                     "G=$$A\nH=${A}\n I=ind\nJ=\"\\o101\"\n")}),
     "build-merge": dict(files={"a.yml": "services:\n  w:\n    build: ./app\n",
                                "b.yml": "services:\n  w:\n    build: {dockerfile: Dev, args: {A: '1'}}\n"}),
 })

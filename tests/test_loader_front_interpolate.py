@@ -145,7 +145,11 @@ def test_dotenv_errors_name_file_and_line():
 
 
 def test_raw_format_takes_values_literally():
-    assert dotenv.parse_raw("A=\"q\" ${X}\n# c\nB='s'\n") == {"A": "\"q\" ${X}", "B": "'s'"}
+    text = "A=\"q\" ${X}\n# c\n  B='s' \nC=a=b\nHOST\nNOPE\n"
+    assert dotenv.parse_raw(text, "r.env", {"HOST": "h"}.get) == {
+        "A": "\"q\" ${X}", "B": "'s' ", "C": "a=b", "HOST": "h"}
+    with pytest.raises(ComposeFileError, match=r"^r\.env:2: variable 'K ' contains whitespaces"):
+        dotenv.parse_raw("A=1\nK = v\n", "r.env")
 
 
 def test_project_env_files_later_win_and_see_earlier(tmp_path):

@@ -142,15 +142,31 @@ def parse(text: str, filename: str = "<env>", lookup: Lookup | None = None) -> d
     return out
 
 
-def parse_raw(text: str) -> dict[str, str]:
-    """`format: raw`: KEY=VALUE lines taken literally (no quotes, escapes or interpolation)."""
+def parse_raw(text: str, filename: str = "<env>", lookup: Lookup | None = None) -> dict[str, str]:
+    """`format: raw` (docker's `--env-file` reader): `KEY=VALUE` lines taken literally, no quotes,
+    escapes or interpolation; a bare `KEY` is taken from the lookup when set there."""
+    lookup = lookup or (lambda _k: None)
     out: dict[str, str] = {}
-    for raw_line in text.splitlines():
-        s = raw_line.strip()
-        if not s or s.startswith("#"):
+    for number, raw_line in enumerate(text.split("\n"), 1):
+        line = raw_line.removesuffix("\r")
+        if number == 1:
+            line = line.removeprefix("\ufeff")
+        line = line.lstrip(" \t\n\r\v\f")
+        if not line or line.startswith("#"):
             continue
-        key, sep, value = s.partition("=")
-        out[key.strip()] = value if sep else ""
+        key, sep, value = line.partition("=")
+        if not sep:
+            if any(c in line for c in " \t"):
+                raise DotEnvError(f"variable '{line}' contains whitespaces", file=filename, line=number)
+            inherited = lookup(line)
+            if inherited is not None:
+                out[line] = inherited
+            continue
+        if not key:
+            raise DotEnvError(f"no variable name on line '{line}'", file=filename, line=number)
+        if any(c in key for c in " \t"):
+            raise DotEnvError(f"variable '{key}' contains whitespaces", file=filename, line=number)
+        out[key] = value
     return out
 
 
@@ -168,7 +184,7 @@ def read_file(path: str, lookup: Lookup | None = None, *, fmt: str | None = None
         raise DotEnvError(f"cannot read env file {path}: {e}", file=referrer,
                           key_path=key_path) from None
     if fmt == "raw":
-        return parse_raw(text)
+        return parse_raw(text, path, lookup)
     return parse(text, path, lookup)
 
 
