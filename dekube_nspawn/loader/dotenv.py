@@ -173,6 +173,8 @@ def parse_raw(text: str, filename: str = "<env>", lookup: Lookup | None = None) 
 def read_file(path: str, lookup: Lookup | None = None, *, fmt: str | None = None,
               key_path=(), referrer: str | None = None) -> dict[str, str]:
     """Parse the env file at `path`; errors name it (and who asked for it)."""
+    if fmt not in (None, "", "raw"):
+        raise DotEnvError(f'unsupported env_file format "{fmt}"', file=referrer, key_path=key_path)
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
