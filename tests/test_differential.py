@@ -501,6 +501,16 @@ SCENARIOS.update({
                                       env={"COMPOSE_PROFILES": "p,q"}),
     "compose-file-custom-separator": dict(files={"a.yml": "services:\n  w:\n    image: a\n", "b.yml": "services:\n  w:\n    image: b\n"},
                                           env={"COMPOSE_FILE": "a.yml;b.yml", "COMPOSE_PATH_SEPARATOR": ";"}, order=[]),
+    "project-directory-flag": dict(files={
+        "compose.yaml": "services:\n  w:\n    image: a$X\n    build: .\n    env_file: e.env\n",
+        "pd/.env": "X=pd\n", "pd/e.env": "E=pd\n", ".env": "X=top\n", "e.env": "E=top\n"}, project_directory="pd"),
+    "env-file-flags": dict(files={"compose.yaml": "services:\n  w:\n    image: a$X$Y\n",
+                                  "one.env": "X=1\nY=1\n", "two.env": "Y=2-$X\n", ".env": "X=dotenv\n"},
+                           env_files=("one.env", "two.env")),
+    "discovery-from-subdirectory": dict(files={
+        "compose.yaml": "services:\n  w:\n    image: a$X\n    build: .\n",
+        "compose.override.yml": "services:\n  w:\n    command: over\n",
+        ".env": "X=root\n", "sub/dir/.env": "X=cwd\n"}, order=[], cwd="sub/dir"),
     "build-merge": dict(files={"a.yml": "services:\n  w:\n    build: ./app\n",
                                "b.yml": "services:\n  w:\n    build: {dockerfile: Dev, args: {A: '1'}}\n"}),
 })
@@ -522,7 +532,8 @@ MODEL_STAGE_GAPS = {
 def test_scenario_model_stage_gap(name):
     run_scenario(**MODEL_STAGE_GAPS[name][0])
 
-def run_scenario(files, order=None, no_project_name=False, env=None):
+def run_scenario(files, order=None, no_project_name=False, env=None, project_directory=None,
+                 env_files=(), cwd=""):
     env = env or {}
     d = write_project(files)
     try:
@@ -531,10 +542,17 @@ def run_scenario(files, order=None, no_project_name=False, env=None):
         argv = [DC] + ([] if no_project_name else ["-p", PROJECT])
         for f in order:
             argv += ["-f", f]
+        if project_directory:
+            argv += ["--project-directory", project_directory]
+        for f in env_files:
+            argv += ["--env-file", f]
+        d_top, d = d, os.path.join(d, cwd)
+        os.makedirs(d, exist_ok=True)
         proc = subprocess.run(argv + ["config", "--format", "json"], cwd=d, env=dict(BASE_ENV, **env),
                               capture_output=True, text=True, timeout=60)
         options = LoadOptions(files=tuple(order), project_name=None if no_project_name else PROJECT,
-                              cwd=d, environ=dict(BASE_ENV, **env))
+                              cwd=d, environ=dict(BASE_ENV, **env), project_directory=project_directory,
+                              env_files=tuple(env_files))
         try:
             mine = render_config(load_project(options), "json")
             error = None
@@ -545,9 +563,9 @@ def run_scenario(files, order=None, no_project_name=False, env=None):
             assert "\n" not in error
             return
         assert error is None, f"we reject ({error}), Docker Compose accepts"
-        assert json.loads(mine.replace(d, "@DIR@")) == json.loads(proc.stdout.replace(d, "@DIR@"))
+        assert json.loads(mine.replace(d_top, "@DIR@")) == json.loads(proc.stdout.replace(d_top, "@DIR@"))
     finally:
-        shutil.rmtree(d, ignore_errors=True)
+        shutil.rmtree(d_top, ignore_errors=True)
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
