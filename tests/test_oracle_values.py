@@ -104,3 +104,22 @@ def test_generated_values_decode_like_docker_compose(seed, tmp_path, docker_comp
         for name in sorted(theirs["services"]):
             assert json.loads(ours)["services"].get(name) == theirs["services"][name], name
     assert ours == p.stdout
+
+
+# Hand-written corners: defaults that depend on which keys are present, zero values under
+# omitempty vs pointers, implicit dependencies, path rules that depend on the volume driver.
+EDGE_FILES = {
+    "volumes-ports-implicit-deps": 'services:\n  a:\n    image: x\n    volumes:\n      - type: bind\n        source: ./x\n        target: /x\n        bind:\n          propagation: rshared\n      - type: volume\n        source: v\n        target: /v\n      - type: tmpfs\n        target: /t\n        tmpfs:\n          size: 0\n      - type: bind\n        source: ./y\n        target: /y/\n    ports:\n      - target: 80\n        published: 8080\n      - "80"\n    pid: "service:b"\n    links: ["b:bee"]\n    volumes_from: ["b:ro", "container:zzz"]\n    expose: [80, "90-91"]\n    gpus: all\n    mem_swappiness: 60\n    blkio_config:\n      weight_device:\n        - path: /dev/sda\n          weight: 10\n  b:\n    image: y\n    build: .\n    env_file: []\n    environment: []\n    labels: []\n    dns: []\nvolumes:\n  v:\n    driver_opts:\n      o: bind\n      type: none\n      device: ./data\n',
+    "zeros-defaults-resources": 'services:\n  a:\n    image: x\n    command: ""\n    entrypoint: []\n    extra_hosts:\n      h1: 1.2.3.4\n      h2: ["::1", "10.0.0.1"]\n      h0: "[::2]"\n    ulimits:\n      nproc: 10\n      nofile: {soft: 5, hard: 6}\n    healthcheck:\n      disable: true\n    depends_on:\n      b: {condition: service_healthy, required: false}\n    secrets:\n      - source: s\n        target: rel\n      - s\n    configs:\n      - source: c\n        mode: 0644\n    networks:\n      n1: {aliases: [x], priority: 3}\n      n2: null\n    deploy:\n      replicas: 2\n      labels: {a: 1}\n      update_config: {parallelism: 0, delay: 0s}\n    scale: 2\n    logging: {options: {max-file: 3}}\n    sysctls: {a.b: 1}\n    dns: 1.1.1.1\n    tmpfs: /run:size=1m\n    environment: [B=true, C, "D=a=b"]\n    labels: {x: null, y: 1.5}\n    stop_signal: SIGINT\n    init: false\n    privileged: false\n    read_only: false\n    cpu_count: 0\n    oom_score_adj: 0\n    annotations: [a=b]\n    cap_add: []\n    working_dir: ""\n  b:\n    image: y\n    network_mode: host\n    healthcheck:\n      test: ["CMD", "true"]\n      retries: 0\n      interval: 0s\n    restart: "no"\n    user: "0"\n    pull_policy: daily\n    platform: linux/amd64\n    develop:\n      watch:\n        - path: ./src\n          action: sync+exec\n          target: /app/\n          exec:\n            command: ["sh", "-c", "kill 1"]\n            user: root\nnetworks:\n  n1:\n    ipam:\n      driver: default\n      config:\n        - subnet: 10.9.0.0/16\n          gateway: 10.9.0.1\n    enable_ipv6: false\n    internal: true\n    labels: [a=b]\n  n2:\n    external: true\n    name: outside\nsecrets:\n  s:\n    environment: HOME\nconfigs:\n  c:\n    content: "x $$y"\n',
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDGE_FILES))
+def test_edge_files_match_docker_compose(name, tmp_path, docker_compose):
+    (tmp_path / "compose.yaml").write_text(EDGE_FILES[name], encoding="utf-8")
+    p = subprocess.run([docker_compose, "-p", "edge", "-f", "compose.yaml", "config", "--format", "json"],
+                       cwd=tmp_path, env=ENV, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    project = load_project(LoadOptions(files=("compose.yaml",), project_name="edge", environ=dict(ENV),
+                                       cwd=str(tmp_path)), Diagnostics())
+    assert render_config(project, "json") == p.stdout

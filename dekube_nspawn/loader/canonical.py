@@ -397,8 +397,6 @@ def volumes(value) -> list:
             v = dict(item)
             if v.get("target"):
                 v["target"] = clean_path(str(v["target"]))
-            if v.get("type") == "bind" and isinstance(v.get("bind"), dict) and "create_host_path" not in v["bind"]:
-                v["bind"] = dict(v["bind"], create_host_path=True)
             out.append(v)
         else:
             out.append(parse_volume(str(item)))

@@ -66,8 +66,9 @@ def _check_service(data: dict, name: str, svc: dict, locate) -> None:
     for model in svc.get("models") or {}:
         if model not in models:
             raise _fail(f'service "{name}" refers to undefined model {model}', path + ("models", model), locate)
-    for dep, spec in (svc.get("depends_on") or {}).items():
-        if dep not in services and (spec or {}).get("required", True):
+    for dep in svc.get("depends_on") or {}:
+        # `required: false` only tolerates a dependency that fails to start, not one never declared
+        if dep not in services:
             raise _fail(f'service "{name}" depends on undefined service "{dep}"', path + ("depends_on", dep), locate)
     for i, ref in enumerate(svc.get("volumes_from") or ()):
         if not ref.startswith("container:") and ref.split(":", 1)[0] not in services:

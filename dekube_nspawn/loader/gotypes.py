@@ -209,6 +209,9 @@ class DecodeError(ValueError):
 
 
 _ZERO = (None, "", 0, False, [], {})
+# Types that print their zero value as a non-empty string, which omitempty still drops (the Go
+# value is 0)
+_PRINTED_ZERO = {BYTES: "0", DURATION: "0s"}
 # What a null map element prints as: a string map (Mapping, Labels) holds "", the rest null.
 _NULL_ELEMENT = {STR: ""}
 
@@ -269,7 +272,8 @@ class _Layout:
         self.by_input = {}
         self.always = []
         for order, (key, typ, presence, *source) in enumerate(fields):
-            entry = (order, key, typ, presence, typ == BYTES, isinstance(typ, tuple) and typ[0] == "struct")
+            entry = (order, key, typ, presence, _PRINTED_ZERO.get(typ) if isinstance(typ, str) else None,
+                     isinstance(typ, tuple) and typ[0] == "struct")
             self.by_input[source[0] if source else key] = entry
             if presence == ALWAYS:
                 self.always.append((source[0] if source else key, entry))
@@ -287,7 +291,7 @@ def _struct(value, name: str) -> dict:
     present += [entry + (k,) for k, entry in layout.always if k not in value]
     present.sort()
     out = {}
-    for _order, key, typ, presence, is_bytes, is_struct, source in present:
+    for _order, key, typ, presence, printed_zero, is_struct, source in present:
         v = value.get(source)
         if v is None:
             if presence == ALWAYS:
@@ -295,7 +299,7 @@ def _struct(value, name: str) -> dict:
                 out[key] = marshal({}, typ) if is_struct else None
             continue
         m = _at(source, marshal, v, typ)
-        if presence == OMIT and (m in _ZERO or is_bytes and m == "0"):
+        if presence == OMIT and (m in _ZERO or m == printed_zero):
             continue
         out[key] = m
     return out

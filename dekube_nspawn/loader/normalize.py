@@ -259,7 +259,7 @@ class _Context:
         if not res.get("name"):
             res["name"] = key if res.get("external") else f"{self.name}_{key}"
         opts = res.get("driver_opts")
-        if kind == "volumes" and opts and opts.get("device") and res.get("driver") in (None, "", "local") \
+        if kind == "volumes" and opts and opts.get("device") and res.get("driver") == "local" \
                 and "bind" in str(opts.get("o", "")).split(","):
             # a local volume bound to a host directory: the device is a path like a bind source
             res["driver_opts"] = dict(opts, device=self.abspath(str(opts["device"])))
