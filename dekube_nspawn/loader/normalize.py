@@ -141,7 +141,7 @@ class _Context:
 
     def service(self, sname: str, svc: dict) -> dict:
         path = ("services", sname)
-        svc.pop("extends", None)
+        svc.pop("extends", None)  # resolved by the extends stage; Compose does not print it
         if "build" in svc and svc["build"] is not None:
             svc["build"] = self.build(dict(svc["build"]))
         if svc.get("environment") is not None:
@@ -157,15 +157,7 @@ class _Context:
         self.implicit_dependencies(svc)
         if isinstance(svc.get("models"), list):
             svc["models"] = {m: None for m in svc["models"]}
-        if svc.get("gpus") == "all":
-            svc["gpus"] = [{"count": "all"}]
-        elif svc.get("gpus"):
-            svc["gpus"] = [_all_devices_by_default(g, path + ("gpus", i)) for i, g in enumerate(svc["gpus"])]
-        devices = (((svc.get("deploy") or {}).get("resources") or {}).get("reservations") or {}).get("devices")
-        if devices:
-            at = path + ("deploy", "resources", "reservations", "devices")
-            svc["deploy"]["resources"]["reservations"]["devices"] = [
-                _all_devices_by_default(d, at + (i,)) for i, d in enumerate(devices)]
+        self.device_requests(svc, path)
         if svc.get("volumes"):
             svc["volumes"] = [self.volume(dict(v), path + ("volumes", i)) for i, v in enumerate(svc["volumes"])]
         if svc.get("secrets"):
@@ -174,9 +166,22 @@ class _Context:
         if svc.get("develop") and svc["develop"].get("watch"):
             svc["develop"] = dict(svc["develop"], watch=[dict(w, path=self.abspath(w["path"]))
                                                          for w in svc["develop"]["watch"]])
-        if svc.get("deploy") and svc["deploy"].get("replicas") is not None and svc.get("scale") is None:
-            pass  # compose-go prints `scale` only when the file set it
         return svc
+
+    def device_requests(self, svc: dict, path: tuple) -> None:
+        if svc.get("gpus") == "all":
+            svc["gpus"] = [{"count": "all"}]
+        elif svc.get("gpus"):
+            svc["gpus"] = [_all_devices_by_default(g, path + ("gpus", i)) for i, g in enumerate(svc["gpus"])]
+        devices = (((svc.get("deploy") or {}).get("resources") or {}).get("reservations") or {}).get("devices")
+        if devices:
+            at = path + ("deploy", "resources", "reservations", "devices")
+            # copies all the way down: the input mapping belongs to the caller
+            deploy = dict(svc["deploy"])
+            resources = deploy["resources"] = dict(deploy["resources"])
+            reservations = resources["reservations"] = dict(resources["reservations"])
+            reservations["devices"] = [_all_devices_by_default(d, at + (i,)) for i, d in enumerate(devices)]
+            svc["deploy"] = deploy
 
     def build(self, build: dict) -> dict:
         context = build.get("context")
