@@ -108,3 +108,11 @@ def test_values_that_cannot_be_decoded(tmp_path, capsys, text, expected):
     assert rc == 1
     msg = assert_one_paragraph(err)
     assert f"{tmp_path / 'compose.yaml'}{expected}" in msg
+
+
+def test_ignored_volume_option_is_a_warning_not_silence(tmp_path, capsys):
+    rc, out, err = run_config(tmp_path, "services:\n  a:\n    image: x\n    volumes: ['./d:/d:ro,delegated']\n",
+                              capsys)
+    assert rc == 0
+    assert "WARNING: services.a.volumes[0]: unknown volume option 'delegated' ignored" in err
+    assert '"read_only": true' in out

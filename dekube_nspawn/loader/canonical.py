@@ -14,14 +14,16 @@ from dekube_nspawn.errors import ComposeFileError
 from dekube_nspawn.loader import units
 
 
-def canonicalize(doc: dict, filename: str | None = None) -> dict:
-    """Return `doc` with services and top-level resources in long syntax (the input is not modified)."""
+def canonicalize(doc: dict, filename: str | None = None, diagnostics=None) -> dict:
+    """Return `doc` with services and top-level resources in long syntax (the input is not modified).
+    `diagnostics` receives what Compose accepts but ignores (unknown short-syntax volume options)."""
     if not isinstance(doc, dict):
         return doc
     out = dict(doc)
     services = doc.get("services")
     if isinstance(services, dict):
-        out["services"] = {name: _service(svc, ("services", name), filename) if isinstance(svc, dict) else svc
+        out["services"] = {name: _service(svc, ("services", name), filename, diagnostics)
+                           if isinstance(svc, dict) else svc
                            for name, svc in services.items()}
     for kind in ("networks", "volumes", "secrets", "configs"):
         section = doc.get(kind)
@@ -44,8 +46,17 @@ def _resource(res):
     return res
 
 
-def _service(svc: dict, path: tuple, filename) -> dict:
+def _service(svc: dict, path: tuple, filename, diagnostics) -> dict:
     s = dict(svc)
+    if isinstance(s.get("volumes"), list):
+        ignored: list[tuple[int, str]] = []
+        try:
+            s["volumes"] = volumes(s["volumes"], ignored)
+        except ValueError as e:
+            raise _error(str(e), filename, path + ("volumes",)) from None
+        for i, option in ignored:
+            if diagnostics is not None:
+                diagnostics.warn(path + ("volumes", i), f"unknown volume option {option!r} ignored")
     for key, convert in _SERVICE_FIELDS.items():
         if key in s and s[key] is not None:
             try:
@@ -390,16 +401,18 @@ def _port_range(text: str, spec: str) -> tuple[int, int]:
 
 # --- volumes -------------------------------------------------------------------------------------
 
-def volumes(value) -> list:
+def volumes(value, ignored: list | None = None) -> list:
+    """`ignored` collects (index, option) for short-syntax options Compose accepts and ignores."""
     out = []
-    for item in value:
+    for i, item in enumerate(value):
         if isinstance(item, dict):
             v = dict(item)
             if v.get("target"):
                 v["target"] = clean_path(str(v["target"]))
             out.append(v)
         else:
-            out.append(parse_volume(str(item)))
+            out.append(parse_volume(str(item), None if ignored is None else
+                                    lambda option, i=i: ignored.append((i, option))))
     return out
 
 
@@ -407,7 +420,7 @@ def _is_drive(buffer: str, ch: str) -> bool:
     return ch == ":" and len(buffer) == 1 and buffer.isalpha()
 
 
-def parse_volume(spec: str) -> dict:
+def parse_volume(spec: str, on_ignored=None) -> dict:
     """compose-go format.ParseVolume: `[source:]target[:options]`, Windows drive letters kept whole."""
     if not spec:
         raise ValueError("invalid empty volume spec")
@@ -430,7 +443,7 @@ def parse_volume(spec: str) -> dict:
         if _is_drive(buffer, ch):
             buffer += ch
         elif ch in (":", end) and depth == 0:
-            _volume_field(ch == end, buffer, vol, spec)
+            _volume_field(ch == end, buffer, vol, spec, on_ignored)
             buffer = ""
         else:
             buffer += ch
@@ -467,7 +480,7 @@ def clean_path(path: str) -> str:
     return ("/" + out) if rooted else (out or ".")
 
 
-def _volume_field(at_end: bool, buffer: str, vol: dict, spec: str) -> None:
+def _volume_field(at_end: bool, buffer: str, vol: dict, spec: str, on_ignored=None) -> None:
     if not buffer:
         raise ValueError(f"invalid spec: {spec}: empty section between colons")
     if "source" not in vol and at_end:
@@ -490,6 +503,8 @@ def _volume_field(at_end: bool, buffer: str, vol: dict, spec: str) -> None:
                 vol.setdefault("bind", {})["propagation"] = option
             elif option in ("z", "Z"):
                 vol.setdefault("bind", {})["selinux"] = option
+            elif on_ignored is not None:
+                on_ignored(option)
 
 
 def _is_file_path(source: str) -> bool:
@@ -523,7 +538,6 @@ _SERVICE_FIELDS = {
     "ulimits": ulimits,
     "devices": devices,
     "ports": ports,
-    "volumes": volumes,
     "build": lambda v: {"context": v} if isinstance(v, str) else v,
     "post_start": hooks,
     "pre_stop": hooks,

@@ -56,11 +56,12 @@ def load(options: LoadOptions, diagnostics: Diagnostics | None = None) -> Projec
     model = normalize.normalize(doc, name=name, project_dir=located.project_dir, environ=environ,
                                 resolve_paths=options.resolve_paths, diagnostics=diagnostics,
                                 locate=locator(located.files))
+    all_services = list(model.get("services") or {})
     model = profiles.apply(model, located.profiles, locator(located.files))
     model = env_file.resolve(model, environ, located.project_dir, locator(located.files))
     model = normalize.drop_unused_resources(model)
     if options.consistency:
-        consistency.check(model, locator(located.files))
+        consistency.check(profiles.for_consistency(model, all_services), locator(located.files))
     data = normalize.finalize(model, locator(located.files))
     return Project(name=name, project_dir=located.project_dir, data=data,
                    files=tuple(located.files), environment=MappingProxyType(environ))
@@ -149,7 +150,7 @@ def load_document(raw, filename: str, merged: dict, ctx: Context) -> dict:
         ctx.diagnostics.warn(("version",), f"{filename}: the attribute `version` is obsolete, it will "
                              "be ignored, please remove it to avoid potential confusion")
         del merged["version"]
-    merged = canonical.canonicalize(merged, filename)
+    merged = canonical.canonicalize(merged, filename, ctx.diagnostics)
     return merge.enforce_unicity(merged)
 
 
