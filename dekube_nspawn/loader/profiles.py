@@ -37,3 +37,18 @@ def apply(data: dict, active, locate=None) -> dict:
     if disabled:
         data = dict(data, services=enabled)
     return data
+
+
+def for_consistency(data: dict, all_services) -> dict:
+    """`data` without the optional dependencies on disabled services: Docker Compose tolerates
+    them (the consistency check would call them undefined), and the output keeps them."""
+    disabled = set(all_services) - set(data.get("services") or {})
+    if not disabled:
+        return data
+    services = {}
+    for name, svc in (data.get("services") or {}).items():
+        deps = svc.get("depends_on") or {}
+        if any(d in disabled for d in deps):
+            svc = dict(svc, depends_on={d: c for d, c in deps.items() if d not in disabled})
+        services[name] = svc
+    return dict(data, services=services)
