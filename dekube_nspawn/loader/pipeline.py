@@ -53,16 +53,17 @@ def load(options: LoadOptions, diagnostics: Diagnostics | None = None) -> Projec
     if not doc:
         raise ComposeFileError("empty compose file", file=located.files[0])
 
+    locate = locator(located.files)
     model = normalize.normalize(doc, name=name, project_dir=located.project_dir, environ=environ,
                                 resolve_paths=options.resolve_paths, diagnostics=diagnostics,
-                                locate=locator(located.files))
+                                locate=locate)
     all_services = list(model.get("services") or {})
-    model = profiles.apply(model, located.profiles, locator(located.files))
-    model = env_file.resolve(model, environ, located.project_dir, locator(located.files))
+    model = profiles.apply(model, located.profiles, locate)
+    model = env_file.resolve(model, environ, located.project_dir, locate)
     model = normalize.drop_unused_resources(model)
     if options.consistency:
-        consistency.check(profiles.for_consistency(model, all_services), locator(located.files))
-    data = normalize.finalize(model, locator(located.files))
+        consistency.check(profiles.for_consistency(model, all_services), locate)
+    data = normalize.finalize(model, locate)
     return Project(name=name, project_dir=located.project_dir, data=data,
                    files=tuple(located.files), environment=MappingProxyType(environ))
 
