@@ -92,3 +92,44 @@ def test_no_command_is_an_error(capsys):
     rc, _ = run({"image": {"config": {}}, "compose": {}})
     assert rc == 1
     assert "no command" in capsys.readouterr().err
+
+
+@pytest.fixture
+def image_root(tmp_path):
+    etc = tmp_path / "rootfs/etc"
+    etc.mkdir(parents=True)
+    (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\napp:x:1234:1234::/home/app:/bin/sh\n"
+                                "svc:x:99:7::/:/bin/false\n")
+    (etc / "group").write_text("root:x:0:\napp:x:1234:\nstaff:x:50:app\n")
+    return tmp_path / "rootfs"
+
+
+PREFIX = ["/run/dekube/ld.so", "--library-path", "/run/dekube/lib", "/run/dekube/setpriv"]
+
+
+@pytest.mark.parametrize("user, ids", [
+    ("app", ["--reuid=1234", "--regid=1234", "--init-groups"]),        # Docker: passwd's primary gid
+    ("1234", ["--reuid=1234", "--regid=1234", "--init-groups"]),       # a uid with a passwd entry too
+    ("svc:staff", ["--reuid=99", "--regid=50", "--clear-groups"]),
+    ("app:0", ["--reuid=1234", "--regid=0", "--clear-groups"]),
+    ("4321", ["--reuid=4321", "--regid=0", "--clear-groups"]),         # unknown uid: gid 0
+    ("4321:4321", ["--reuid=4321", "--regid=4321", "--clear-groups"]),
+    ("nobody-here", ["--reuid=nobody-here", "--init-groups"]),         # left to setpriv
+])
+def test_user_is_resolved_in_the_image(image_root, user, ids):
+    assert exec_block.user_prefix(user, str(image_root)) == PREFIX + ids + ["--"]
+
+
+def test_image_files_pointing_out_of_the_image_are_ignored(tmp_path):
+    host = tmp_path / "host-passwd"
+    host.write_text("app:x:4242:4242::/:/bin/sh\n")
+    (tmp_path / "rootfs/etc").mkdir(parents=True)
+    (tmp_path / "rootfs/etc/passwd").symlink_to(str(host))
+    assert exec_block.user_prefix("app", str(tmp_path / "rootfs")) == exec_block.setpriv_prefix("app")
+
+
+def test_block_uses_the_image_passwd(image_root):
+    rc, block = run({"image": {"config": {"Cmd": ["sh"], "User": "app"}}, "compose": {},
+                     "rootfs": str(image_root)})
+    assert rc == 0
+    assert '"--reuid=1234" "--regid=1234" "--init-groups"' in block

@@ -54,6 +54,7 @@ def render(plan: Plan) -> list[OutputFile]:
         "bootstrap.sh.j2", plan=plan, unresolved=unresolved,
         images_dir=images_dir(plan), helpers_dir=helpers_dir(plan),
         helpers_dir_json=json.dumps(helpers_dir(plan)),
+        rootfs_json=lambda m: json.dumps(f"{images_dir(plan)}/{m.image.key}/current/rootfs"),
         process_source=process_source, process_delimiter=process_delimiter,
         exec_block_source=block_source, exec_block_delimiter=block_delimiter)
     files = [OutputFile("bootstrap.sh", script, 0o755)]
