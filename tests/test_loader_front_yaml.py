@@ -131,3 +131,15 @@ def test_thousand_services_parse_fast():
     reference = best(lambda: pyyaml.load(text, Loader=pyyaml.CSafeLoader))
     assert len(y.parse_documents(text, "big.yml")[0]["services"]) == 1000
     assert ours < 3 * reference + 0.05, f"1000 services: {ours:.2f}s, PyYAML's C loader {reference:.2f}s"
+
+
+def test_tags_as_go_yaml_reads_them():
+    doc = one("a: !!binary aGVsbG8=\nb: !custom x\nc: !custom {k: 1}\nd: !!str 1\ne: !!float 1\n")
+    assert doc == {"a": "hello", "b": "x", "c": {"k": 1}, "d": "1", "e": 1.0}
+    with pytest.raises(ComposeFileError, match=r"^t\.yml:1:4: .*!!int"):
+        y.parse_documents("a: !!int abc\n", "t.yml")
+
+
+def test_self_referencing_alias_is_refused():
+    with pytest.raises(ComposeFileError, match="refers to a node that contains it"):
+        y.parse_documents("a: &a [*a]\n", "t.yml")
