@@ -14,6 +14,7 @@ import itertools
 import os
 import pathlib
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -102,4 +103,5 @@ def _remove_tree(path: pathlib.Path) -> None:
     leaked = [m for m in mounts if m == str(path) or m.startswith(str(path) + "/")]
     if leaked:
         raise RuntimeError(f"mounts left under {path}: {leaked}")
-    shutil.rmtree(path)
+    # --one-file-system: never follow into anything mounted after the check above.
+    subprocess.run(["rm", "-rf", "--one-file-system", str(path)], check=True)

@@ -32,7 +32,17 @@ report() {
 }
 if [ -d /report ]; then report > "/report/$(hostname).txt"; fi
 report | sed 's/^/DKREPORT /'
-exec sleep 2147483647
+# Stay up, and stop at once on SIGTERM: as PID 1 a plain `sleep` would ignore it.
+trap 'exit 0' TERM
+sleep 2147483647 &
+wait
+"""
+
+# busybox httpd as PID 1 ignores SIGTERM; real servers stop on it, so the image does too.
+SERVE = r"""#!/bin/sh
+trap 'exit 0' TERM
+httpd -f -p 80 -h /www &
+wait
 """
 
 INDEX_HTML = "<html><body>served by dekube-test/httpd</body></html>\n"
@@ -76,9 +86,8 @@ NOPASSWD_IMAGE = TestImage(
     config=("--config.cmd=/usr/local/bin/show-process", f"--config.env={PATH_ENV}"))
 HTTPD_IMAGE = TestImage(
     "dekube-test/httpd:1", "httpd",
-    files=(("/www/index.html", INDEX_HTML, 0o644),),
-    config=("--config.cmd=httpd", "--config.cmd=-f", "--config.cmd=-p", "--config.cmd=80",
-            "--config.cmd=-h", "--config.cmd=/www", f"--config.env={PATH_ENV}",
+    files=(("/www/index.html", INDEX_HTML, 0o644), ("/usr/local/bin/serve", SERVE, 0o755)),
+    config=("--config.cmd=/usr/local/bin/serve", f"--config.env={PATH_ENV}",
             "--config.exposedports=80/tcp"))
 
 ALL_IMAGES = (BUSYBOX_IMAGE, DEFAULTS_IMAGE, NOPASSWD_IMAGE, HTTPD_IMAGE)

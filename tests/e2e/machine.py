@@ -42,6 +42,52 @@ def _ns_pid_is_one(pid: int) -> bool:
     return False
 
 
+def _cgroup_mounts() -> list[tuple[set[str], str, str]]:
+    """(controllers or {""} for cgroup2, mount root, mount point) of each cgroup hierarchy."""
+    mounts = []
+    for line in pathlib.Path("/proc/self/mountinfo").read_text().splitlines():
+        pre, _, post = line.partition(" - ")
+        fields, (fstype, _source, options) = pre.split(), post.split()[:3]
+        if fstype == "cgroup2":
+            mounts.append(({""}, fields[3], fields[4]))
+        elif fstype == "cgroup":
+            mounts.append((set(options.split(",")), fields[3], fields[4]))
+    return mounts
+
+
+def own_cgroups(name: str) -> list[pathlib.Path]:
+    """A new cgroup named `name` under this process's own, in every hierarchy.
+
+    With --keep-unit and no systemd outside, nspawn runs the container in the cgroup of its
+    caller: two hosts booted from the same cgroup (two tests, or two test sessions on one
+    machine) would share `payload/system.slice/...`, and one host's systemd would manage, and on
+    shutdown kill, the other's units. Each host gets a subtree of its own instead."""
+    mounts = _cgroup_mounts()
+    dirs = []
+    for line in pathlib.Path("/proc/self/cgroup").read_text().splitlines():
+        hid, controllers, path = line.split(":", 2)
+        wanted = {""} if hid == "0" else set(controllers.split(","))
+        for options, root, mountpoint in mounts:
+            if wanted <= options:
+                rel = os.path.relpath(path, root) if path.startswith(root) else path.lstrip("/")
+                d = pathlib.Path(mountpoint, rel, name).resolve()
+                d.mkdir()
+                dirs.append(d)
+                for knob in ("cpuset.cpus", "cpuset.mems"):  # v1 cpuset: empty until copied
+                    if (d / knob).exists() and not (d / knob).read_text().strip():
+                        (d / knob).write_text((d.parent / knob).read_text())
+                break
+    return dirs
+
+
+def remove_cgroups(dirs: list[pathlib.Path]) -> None:
+    """rmdir each cgroup tree bottom-up (cgroup files vanish with their directory)."""
+    for top in dirs:
+        if top.is_dir():
+            for dirpath, _subdirs, _files in os.walk(top, topdown=False):
+                os.rmdir(dirpath)
+
+
 class BootedHost:
     """`systemd-nspawn -b` of `root`, with helpers to run commands and inspect units inside."""
 
@@ -57,6 +103,8 @@ class BootedHost:
         self._proc: subprocess.Popen | None = None
         self.leader: int | None = None
         self.boot_seconds: float | None = None
+        self.shutdown_seconds: float | None = None
+        self.cgroups: list[pathlib.Path] = []
 
     # -- lifecycle -------------------------------------------------------------------------
     def boot(self, timeout: float = 60) -> None:
@@ -69,9 +117,15 @@ class BootedHost:
             cmd.append("--volatile=overlay")
         cmd += [f"--bind={outside}:{inside}" for inside, outside in self.binds.items()]
         start = time.monotonic()
+        self.cgroups = own_cgroups(self.name)
+
+        def enter_own_cgroups():  # in the child, before exec
+            for d in self.cgroups:
+                (d / "cgroup.procs").write_text(str(os.getpid()))
+
         log = open(self.log_path, "wb")
         self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                      env=env, start_new_session=True)
+                                      env=env, start_new_session=True, preexec_fn=enter_own_cgroups)
         log.close()
         self.leader = self._wait_leader(timeout)
         self._wait_running(start + timeout)
@@ -102,11 +156,17 @@ class BootedHost:
 
     def shutdown(self, timeout: float = 90) -> None:
         """SIGTERM makes nspawn power the container off cleanly; we wait for it, never SIGKILL."""
-        if self._proc is None or self._proc.poll() is not None:
+        if self._proc is None:
             return
+        if self._proc.poll() is not None:
+            remove_cgroups(self.cgroups)
+            return
+        start = time.monotonic()
         self._proc.send_signal(signal.SIGTERM)
         try:
             self._proc.wait(timeout=timeout)
+            self.shutdown_seconds = time.monotonic() - start
+            remove_cgroups(self.cgroups)
         except subprocess.TimeoutExpired:
             raise RuntimeError(f"systemd-nspawn (pid {self._proc.pid}) did not stop within {timeout}s; "
                                "left running on purpose (SIGKILL would orphan the container)")

@@ -21,6 +21,9 @@ def test_host_runs_systemd_as_pid1(systemd_host):
     # Its network is its own: nothing a test does there reaches the machine running the tests.
     links = systemd_host.run(["ip", "-o", "link"]).stdout
     assert [line.split(":")[1].strip() for line in links.splitlines()] == ["lo"]
+    # ...and so is its cgroup subtree: no other host (test or session) manages its units.
+    outside = pathlib.Path(f"/proc/{systemd_host.leader}/cgroup").read_text().splitlines()
+    assert all(f"/{systemd_host.name}/" in line + "/" for line in outside), outside
 
 
 def test_host_helpers_observe_units(systemd_host):
@@ -84,7 +87,7 @@ def test_images_carry_their_process_defaults(systemd_host):
         assert host.run(["test", "-d", f"{rootfs}/usr"], check=False).returncode == 0
 
         httpd = _unpacked_config(host, images.HTTPD_IMAGE, "/var/tmp/dk-httpd")["process"]
-        assert httpd["args"] == ["httpd", "-f", "-p", "80", "-h", "/www"]
+        assert httpd["args"] == ["/usr/local/bin/serve"]
     finally:
         host.run("rm -rf /var/tmp/dk-img /var/tmp/dk-defaults /var/tmp/dk-nopasswd /var/tmp/dk-httpd")
 
