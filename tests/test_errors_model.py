@@ -116,3 +116,68 @@ def test_ignored_volume_option_is_a_warning_not_silence(tmp_path, capsys):
     assert rc == 0
     assert "WARNING: services.a.volumes[0]: unknown volume option 'delegated' ignored" in err
     assert '"read_only": true' in out
+
+
+# --- mutated corpus files: a DekubeError or a rendering, never another exception -----------------
+
+_ODD_VALUES = [None, 0, -1, 1.5, True, "", "x", "0", "1:2:3:4", "a=b", "::", "/", "~", "$$", [], {}, ["a"],
+               {"a": None}, 99999999999999999999, "10s", "1e400", "\t", "..:/x"]
+
+
+def _mutate(node, r) -> None:
+    if isinstance(node, dict) and node:
+        key = r.choice(list(node))
+        if r.random() < 0.3:
+            node[key] = r.choice(_ODD_VALUES)
+        else:
+            _mutate(node[key], r)
+    elif isinstance(node, list) and node:
+        i = r.randrange(len(node))
+        if r.random() < 0.3:
+            node[i] = r.choice(_ODD_VALUES)
+        else:
+            _mutate(node[i], r)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mutated_corpus_files_fail_cleanly(seed, tmp_path, corpus_dir):
+    """Real files with one to three values swapped for odd ones (wrong types, empty strings,
+    huge numbers, malformed specs): loading either works or raises DekubeError."""
+    import json
+    import random
+
+    import yaml
+
+    from dekube_nspawn.errors import DekubeError, Diagnostics
+    from dekube_nspawn.loader import LoadOptions, load_project
+    from dekube_nspawn.render_config import render_config
+
+    files = sorted(corpus_dir.glob("*/*/compose.yaml"))
+    r = random.Random(seed)
+    outcomes = {"ok": 0, "error": 0}
+    for n in range(60):
+        source = r.choice(files)
+        try:
+            doc = yaml.safe_load(source.read_text(encoding="utf-8"))
+        except yaml.YAMLError:
+            continue
+        if not isinstance(doc, dict):
+            continue
+        for _ in range(r.randint(1, 3)):
+            _mutate(doc, r)
+        case = tmp_path / f"c{n}"
+        case.mkdir()
+        for sibling in source.parent.iterdir():
+            if sibling.name != "compose.yaml" and not sibling.name.startswith("expected"):
+                (case / sibling.name).symlink_to(sibling)
+        (case / "compose.yaml").write_text(json.dumps(doc), encoding="utf-8")
+        try:
+            project = load_project(LoadOptions(files=("compose.yaml",), project_name="fuzz", environ=dict(ENV),
+                                               cwd=str(case)), Diagnostics())
+            render_config(project, "json")
+            render_config(project, "yaml")
+            outcomes["ok"] += 1
+        except DekubeError as e:
+            assert str(e).strip() and "\n" not in str(e)
+            outcomes["error"] += 1
+    assert outcomes["ok"] and outcomes["error"], outcomes
