@@ -107,6 +107,13 @@ def unit_exec_line(argv, key_path=()) -> str:
     return " ".join([argv[0]] + [unit_exec_word(a, key_path) for a in argv[1:]])
 
 
+def unit_plain_path(value: str, key_path=()) -> str:
+    """A path the tool itself chose (EnvironmentFile=...): plain characters only, never escaped."""
+    if not _SAFE_EXECUTABLE.match(value) or "/../" in value + "/":
+        raise ConversionError(f"{value!r} is not a plain absolute path", key_path=key_path)
+    return value
+
+
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -154,6 +161,22 @@ def unit_device_path(value: str, key_path=()) -> str:
     if not _DEVICE_PATH.match(value) or "/../" in value + "/":
         raise ConversionError(f"device path {value!r} is not a plain /dev path", key_path=key_path)
     return value
+
+
+def env_file_assignment(name: str, value: str, key_path=()) -> str:
+    """One `NAME=value` line of a unit's `EnvironmentFile=` (systemd's env-file parser, no
+    variable expansion): single quotes keep everything, line breaks included, up to the next
+    single quote; a value holding one goes in double quotes, where `\\`, `"`, `$` and `` ` `` are
+    backslash-escaped."""
+    _refuse_nul(value, "an environment value", key_path)
+    if not _ENV_NAME.match(name):
+        raise ConversionError(f"environment variable name {name!r} cannot be set by systemd",
+                              key_path=key_path)
+    _refuse_controls(value, "an environment value", key_path, allowed="\t\n")
+    if "'" not in value:
+        return f"{name}='{value}'"
+    escaped = "".join("\\" + c if c in '\\"$`' else c for c in value)
+    return f'{name}="{escaped}"'
 
 
 # ---------------------------------------------------------------------------------------------

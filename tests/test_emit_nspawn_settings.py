@@ -127,3 +127,8 @@ def test_a_bad_signal_or_limit_name_is_refused():
     m = s.machine(limits=ir.Limits(ulimits=(("LimitNOFILE\nX", 1, 1),)))
     with pytest.raises(ConversionError):
         render_nspawn_settings(s.plan(m), m)
+
+
+def test_settings_files_are_root_only():
+    m = s.machine()
+    assert render_nspawn_settings(s.plan(m), m).mode == 0o600

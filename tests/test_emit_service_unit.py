@@ -128,3 +128,20 @@ def test_target_wants_every_machine_and_socket():
     assert t[("Unit", "Wants")] == ["nspawn-demo-web.service", "nspawn-demo-db.service",
                                     "dekube-demo-web-tcp-8080.socket"]
     assert t[("Install", "WantedBy")] == ["multi-user.target"]
+
+
+def test_environment_the_nspawn_file_cannot_carry_goes_to_a_root_only_file():
+    m = s.machine()
+    process = replace(m.process, environment=(("MULTI", "a\nb"), ("Q", "it's")))
+    m = replace(m, process=process, effective=ir.EffectiveProcess(
+        argv=("/bin/app",), environment=(("PATH", "/bin"),) + process.environment,
+        working_dir="/", user=None))
+    files = {f.path: f for f in service_unit.render(s.plan(m))}
+    env = files["env/demo-web.env"]
+    assert env.mode == 0o600
+    lines = [l for l in env.content.split("\n") if l and not l.startswith("#")]
+    assert lines == ["PATH='/bin'", "MULTI='a", "b'", "Q=\"it's\""]
+    u = parse(files["nspawn-demo-web.service"].content)
+    assert u[("Service", "EnvironmentFile")] == ["/etc/dekube-nspawn/demo/env/demo-web.env"]
+    assert ("Service", "Environment") not in u      # values never in the world-readable unit
+    assert u[("Service", "ExecStart")][0].endswith("--setenv=PATH --setenv=MULTI --setenv=Q")

@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 import consumers
 from dekube_nspawn import escape
@@ -221,7 +221,8 @@ def booted_systemd(tmp_path_factory):
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-_REPORT = 'printf "%s\\0" "$@" > /run/esc/argv; printf "%s" "$T_VALUE" > /run/esc/env'
+_REPORT = ('printf "%s\\0" "$@" > /run/esc/argv; printf "%s" "$T_VALUE" > /run/esc/env; '
+           'printf "%s\\0" "$F_0" "$F_1" > /run/esc/envfile')
 
 
 def _expected_description(value: str) -> str:
@@ -231,9 +232,21 @@ def _expected_description(value: str) -> str:
 
 @pytest.mark.e2e
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(description=values | tricky, env_value=values | tricky, words=word_lists)
-def test_unit_values_read_back_exactly_by_systemd(booted_systemd, description, env_value, words):
+@given(description=values | tricky, env_value=values | tricky, words=word_lists,
+       file_values=st.lists(values | tricky, min_size=2, max_size=2))
+@example(description="100% \\", env_value="a\nb $X %n \\", words=["-x", ";", "$HOME", "a b", ""],
+         file_values=["it's \"q\" $X `c` \\ \n2nd line", "no quote\\n $Y # z"])
+def test_unit_values_read_back_exactly_by_systemd(booted_systemd, description, env_value, words,
+                                                 file_values):
     host = booted_systemd
+    env_file = ""
+    for i, v in enumerate(file_values):
+        try:
+            env_file += escape.env_file_assignment(f"F_{i}", v) + "\n"
+        except ConversionError:
+            assert any(ord(c) < 0x20 and c not in "\t\n" for c in v)
+            file_values[i] = ""
+            env_file += f"F_{i}=\n"
     try:
         env_line = escape.unit_environment("T_VALUE", env_value)
     except ConversionError:
@@ -244,14 +257,18 @@ def test_unit_values_read_back_exactly_by_systemd(booted_systemd, description, e
             "[Service]\n"
             "Type=oneshot\n"
             f"Environment={env_line}\n"
+            "EnvironmentFile=/run/esc-env/test.env\n"
             f"ExecStart={escape.unit_exec_line(['/bin/sh', '-c', _REPORT, 'sh'] + words)}\n")
-    host.run("rm -rf /run/esc && mkdir -p /run/esc")
+    host.run("rm -rf /run/esc && mkdir -p /run/esc /run/esc-env")
+    host.write_file("/run/esc-env/test.env", env_file, mode=0o600)
     host.write_file("/run/systemd/system/esc-test.service", unit)
     host.run(["systemctl", "daemon-reload"])
     host.run(["systemctl", "start", "esc-test.service"])
     argv = host.run(["cat", "/run/esc/argv"]).stdout_bytes.split(b"\0")[:-1]
     assert argv == [w.encode() for w in words], unit
     assert host.run(["cat", "/run/esc/env"]).stdout_bytes == env_value.encode(), unit
+    got = host.run(["cat", "/run/esc/envfile"]).stdout_bytes.split(b"\0")[:-1]
+    assert got == [v.encode() for v in file_values], env_file
     shown = host.run(["systemctl", "show", "-p", "Description", "--value", "esc-test.service"])
     # An empty Description= makes systemd show the unit name instead.
     expected = _expected_description(description) or "esc-test.service"

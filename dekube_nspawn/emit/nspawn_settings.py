@@ -173,7 +173,8 @@ def render_nspawn_settings(plan: Plan, machine: Machine) -> OutputFile:
                if m.kind is MountKind.TMPFS and not _is_run(m.target)],
         run_tmpfs=any(m.kind is MountKind.TMPFS and _is_run(m.target) for m in machine.mounts),
     )
-    return OutputFile(f"{machine.name}.nspawn", content)
+    # Root-only: compose environments routinely carry passwords.
+    return OutputFile(f"{machine.name}.nspawn", content, 0o600)
 
 
 def render(plan: Plan) -> list[OutputFile]:

@@ -20,6 +20,11 @@ def lib_script(plan: Plan, name: str) -> str:
     return f"{plan.config_dir}/lib/{name}"
 
 
+def environment_file(machine: Machine) -> str:
+    """Relative to the output (and config) directory; root-only, as it may hold passwords."""
+    return f"env/{machine.name}.env"
+
+
 def health_unit(machine: Machine) -> str:
     return machine.health.unit or f"dekube-{machine.name}-health.service"
 
@@ -123,9 +128,15 @@ def render_service_unit(plan: Plan, machine: Machine, gated: bool, by_name=None)
         restart=_restart(machine),
         device_allow=_device_allow(machine),
         cpu_quota=_cpu_quota(machine.limits.cpu_quota_percent),
-        environment=environment,
+        environment_file=f"{plan.config_dir}/{environment_file(machine)}" if environment else None,
     )
     return OutputFile(machine.unit, content)
+
+
+def render_environment_file(plan: Plan, machine: Machine, environment) -> OutputFile:
+    content = render_template("machine.env.j2", header=HEADER, machine=machine,
+                              environment=environment, key=("services", machine.service, "environment"))
+    return OutputFile(environment_file(machine), content, 0o600)
 
 
 def render_health_unit(plan: Plan, machine: Machine) -> OutputFile:
@@ -146,6 +157,9 @@ def render(plan: Plan) -> list[OutputFile]:
     files = []
     for machine in plan.machines:
         files.append(render_service_unit(plan, machine, machine.unit in gated, by_name))
+        environment = environment_via_unit(machine)
+        if environment:
+            files.append(render_environment_file(plan, machine, environment))
         if machine.health:
             files.append(render_health_unit(plan, machine))
     return files
