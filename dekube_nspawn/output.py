@@ -83,11 +83,11 @@ def _carry_foreign(output_dir: str, staging: str, ours: set[str], new_paths: set
             os.symlink(os.readlink(src), dst)
         else:
             shutil.copy2(src, dst)
-    # Empty foreign directories are kept too.
-    for dirpath, dirnames, _ in os.walk(output_dir):
-        for d in dirnames:
-            rel = os.path.relpath(os.path.join(dirpath, d), output_dir)
-            os.makedirs(os.path.join(staging, rel), exist_ok=True)
+    # Empty directories are foreign too (the tool never leaves one); a directory that held only
+    # the tool's files goes with them.
+    for dirpath, dirnames, filenames in os.walk(output_dir):
+        if not dirnames and not filenames and dirpath != output_dir:
+            os.makedirs(os.path.join(staging, os.path.relpath(dirpath, output_dir)), exist_ok=True)
 
 
 def _write_tree(staging: str, files: list[OutputFile]) -> None:

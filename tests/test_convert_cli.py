@@ -81,6 +81,7 @@ def test_foreign_files_are_kept_and_stale_files_removed(compose, tmp_path):
     assert (out / "emptydir").is_dir()
     assert not (out / "dekube-hello-web-health.service").exists()
     assert not list(out.glob("*.socket"))
+    assert not (out / "health").exists()      # held only the tool's files
     listed = {e["path"] for e in json.loads((out / "manifest.json").read_text())["files"]}
     assert "NOTES.txt" not in listed and "dekube-hello-web-health.service" not in listed
 
