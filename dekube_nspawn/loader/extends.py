@@ -106,7 +106,10 @@ def _load_other_file(ref_file, filename, name, ref, ctx, key_path):
         if not isinstance(doc, dict):
             raise _err("top-level object must be a mapping", file=path)
         if ctx.interpolate:
-            doc = interpolate_stage.interpolate(doc, ctx.environ, filename=path)
+            unset: list[str] = []
+            doc = interpolate_stage.interpolate(doc, ctx.environ, filename=path, warnings=unset)
+            for var in unset:
+                ctx.diagnostics.warn((), f'The "{var}" variable is not set. Defaulting to a blank string.')
         doc, paths = reset.strip(doc)
         resets.extend(paths)
         reset.apply(merged, paths)

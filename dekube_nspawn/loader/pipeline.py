@@ -33,7 +33,6 @@ class Context:
     working_dir: str
     interpolate: bool = True
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
-    stdin_text: str | None = None
     include_chain: tuple = ()       # files being included, outermost first (cycle detection)
 
 
@@ -46,8 +45,7 @@ def load(options: LoadOptions, diagnostics: Diagnostics | None = None) -> Projec
     name = project_name(located, sources, options.interpolate)
     environ = dict(located.environment, COMPOSE_PROJECT_NAME=name)
     ctx = Context(environ=environ, working_dir=located.project_dir,
-                  interpolate=options.interpolate, diagnostics=diagnostics,
-                  stdin_text=options.stdin_text)
+                  interpolate=options.interpolate, diagnostics=diagnostics)
 
     doc = load_model(sources, ctx)
     if not doc:
