@@ -207,3 +207,11 @@ def test_resolve_images_writes_the_complete_process(compose, tmp_path, monkeypat
     (bindir / "skopeo").write_text("#!/bin/sh\necho 'unauthorized' >&2\nexit 1\n")
     assert run_cli(str(compose), "-o", str(out), "--resolve-images") == 1
     assert "\nParameters=" in (out / "hello-web.nspawn").read_text()   # old output untouched
+
+
+def test_an_output_path_that_is_a_file_is_an_error(compose, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.write_text("not a directory\n")
+    assert run_cli(str(compose), "-o", str(out)) == 1
+    assert "is not a directory" in capsys.readouterr().err
+    assert out.read_text() == "not a directory\n"
