@@ -112,7 +112,8 @@ def _write_tree(staging: str, files: list[OutputFile]) -> None:
 
 def write_output(output_dir: str, files: list[OutputFile]) -> None:
     """Replace the tool's files in `output_dir` with `files` (manifest included), atomically."""
-    output_dir = os.path.abspath(output_dir)
+    # A symlinked output directory is replaced where it really is, and the link kept.
+    output_dir = os.path.realpath(output_dir)
     if os.path.lexists(output_dir) and not os.path.isdir(output_dir):
         raise DekubeError(f"{output_dir} exists and is not a directory")
     parent = os.path.dirname(output_dir)
