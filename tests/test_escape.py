@@ -146,15 +146,14 @@ def test_nspawn_parameters_and_environment_read_back_exactly(rootfs, words, env_
     assert {n for n in env if n.startswith(b"T_")} == {f"T_{i}".encode() for i in range(len(env_values))}
 
 
-@needs_root
-@pytest.mark.parametrize("name", ["a:b", "back\\slash", "sp ace", "q'uo\"te", "-dash", "%p$x", "é", "t\tab"])
-def test_nspawn_bind_paths_read_back_exactly(name):
-    # nspawn creates mount points inside the rootfs: a fresh one per case keeps /mnt exact.
+def _bind_round_trip(name: str):
+    """Bind /srv/esc-src-NAME at /mnt/NAME and a tmpfs at /tmp/NAME; the machine lists what it sees."""
     rootfs = consumers.busybox_rootfs(pathlib.Path(tempfile.mkdtemp(prefix="dekube-escape-")))
     source = f"/srv/esc-src-{name}"
     target = f"/mnt/{name}"
     text = ("[Exec]\nBoot=no\nPrivateUsers=no\n"
-            "Parameters=/bin/sh -c 'for f in /mnt/* /tmp/*; do echo \"$f\"; done; cat /mnt/*/marker'\n"
+            "Parameters=/bin/sh -c 'find /mnt /tmp -mindepth 1 -maxdepth 1; "
+            "for d in /mnt/* /mnt/.[!.]*; do [ -f \"$d/marker\" ] && cat \"$d/marker\"; done; true'\n"
             "[Files]\n"
             f"BindReadOnly={escape.nspawn_path(source)}:{escape.nspawn_path(target)}\n"
             f"TemporaryFileSystem={escape.nspawn_path('/tmp/' + name)}:mode=0700\n")
@@ -165,11 +164,41 @@ def test_nspawn_bind_paths_read_back_exactly(name):
               f" && exec \"$@\"")
     r = subprocess.run(["unshare", "-m", "bash", "-c", consumers._OVERLAYS + script, "x",
                         "bash", "-c", consumers._NSPAWN_SCRIPT, "check", str(rootfs), str(settings_file),
-                        "esc-bind"], capture_output=True, text=True, timeout=60)
+                        "esc-bind"], capture_output=True, timeout=60)
     # /mnt and /tmp of the machine hold exactly the one entry each, named exactly.
     assert r.returncode == 0, r.stderr
-    assert r.stdout == f"/mnt/{name}\n/tmp/{name}\nok\n", (r.stdout, r.stderr)
-    assert "esc-bind.nspawn:" not in r.stderr
+    assert r.stdout == f"/mnt/{name}\n/tmp/{name}\nok\n".encode(), (r.stdout, r.stderr)
+    assert b"esc-bind.nspawn:" not in r.stderr
+
+
+@needs_root
+@pytest.mark.parametrize("name", ["a:b", "back\\slash", "sp ace", "q'uo\"te", "-dash", "%p$x", "é",
+                                  "t\tab", ".dot", "a\\:b\\"])
+def test_nspawn_bind_paths_read_back_exactly(name):
+    _bind_round_trip(name)
+
+
+path_names = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E, blacklist_characters="/")
+                     | st.sampled_from(["\t", "é", "\\", ":", " "]), min_size=1, max_size=16)
+
+
+@needs_root
+@settings(max_examples=10, deadline=None)
+@given(name=path_names)
+def test_nspawn_bind_paths_random_names(name):
+    if name in (".", "..") or name != name.rstrip():
+        with pytest.raises(ConversionError) if name != name.rstrip() else _nothing():
+            escape.nspawn_path(f"/mnt/{name}")
+        return
+    _bind_round_trip(name)
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
 
 
 # --------------------------------------------------------------------------------------------
