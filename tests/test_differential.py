@@ -639,3 +639,37 @@ def test_dotenv_parsing(case):
     keys, text = case
     doc = {"services": {"w": {"image": "a", "environment": {k: f"${{{k}-unset}}" for k in keys}}}}
     assert_same({"compose.yaml": doc, ".env": text}, env={"OS": "from-os"}, order=["compose.yaml"])
+
+
+# --- real-world files merged with each other ----------------------------------------------------
+
+def _corpus_cases():
+    from conftest import CORPUS
+    cases = []
+    for source in ("awesome-compose", "kompose", "compose2nix", "compose-spec"):
+        root = CORPUS / source
+        if not root.is_dir():
+            continue
+        for case in sorted(root.iterdir()):
+            rc = case / "expected.rc"
+            # self-contained cases only: env files would have to travel with them
+            if rc.exists() and rc.read_text().strip() == "0" and \
+                    not any(f.name.endswith(".env") for f in case.iterdir()):
+                cases.append(case)
+    return cases
+
+
+def _corpus_stacks(n_files: int, count: int, seed: int):
+    import random
+    cases = _corpus_cases()
+    if len(cases) < n_files:
+        return []
+    rng = random.Random(seed)
+    return [tuple(rng.sample(cases, n_files)) for _ in range(count)]
+
+
+@pytest.mark.parametrize("stack", _corpus_stacks(2, 40, seed=1) + _corpus_stacks(3, 20, seed=2),
+                         ids=lambda stack: "+".join(f"{c.parent.name}/{c.name}" for c in stack))
+def test_corpus_files_merged(stack):
+    files = {f"f{i}.yml": (case / "compose.yaml").read_text() for i, case in enumerate(stack)}
+    run_scenario(files=files, order=list(files))
