@@ -274,6 +274,15 @@ def test_include_long_form_with_env_file_and_project_directory(tmp_path):
     assert load(tmp_path).services["x"]["image"] == "b:1"
 
 
+@pytest.mark.parametrize("text", ["include: [oci://docker.io/x/y:1]\n",
+                                  "include: [{path: 'git@github.com:x/y.git'}]\n",
+                                  "services:\n  w:\n    extends: {file: 'https://x/y.yml', service: a}\n"])
+def test_remote_resources_are_refused_clearly(tmp_path, text):
+    write(tmp_path, {"compose.yaml": text})
+    with pytest.raises(ComposeFileError, match="remote .* is not supported"):
+        load(tmp_path)
+
+
 def test_include_conflict_is_an_error(tmp_path):
     write(tmp_path, {"compose.yaml": "include: [other.yml]\nservices:\n  db: {image: a}\n",
                      "other.yml": "services:\n  db: {image: b}\n"})

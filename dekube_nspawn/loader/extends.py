@@ -91,6 +91,9 @@ def _resolve(name, services, filename, ctx, chain, reset_paths=()):
 
 def _load_other_file(ref_file, filename, name, ref, ctx, key_path):
     """The services of `ref_file`, interpolated, `!reset`-stripped, paths rebased onto it."""
+    if rebase.is_remote(ref_file):
+        raise _err(f"remote extends file {ref_file} is not supported: download it and refer to the local copy",
+                   file=filename, key_path=key_path + ("file",))
     # compose-go resolves it against the working directory of the (sub-)project, like every
     # other relative path, not against the extending file
     path = os.path.normpath(os.path.join(ctx.working_dir, os.path.expanduser(ref_file)))

@@ -74,6 +74,10 @@ def apply(cfg: dict, filename: str, ctx) -> None:
 
     chain = ctx.include_chain + (filename,)
     for paths, project_directory, env_files, key_path in entries(spec, filename):
+        remote = next((p for p in paths if rebase.is_remote(p)), None)
+        if remote:
+            raise _err(f"remote include {remote} is not supported: download it and include the local copy",
+                       file=filename, key_path=key_path)
         files = [os.path.normpath(os.path.join(ctx.working_dir, os.path.expanduser(p))) for p in paths]
         if files[0] in chain:
             raise _err("include cycle detected: " + " includes ".join(chain + (files[0],)),

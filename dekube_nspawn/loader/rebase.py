@@ -14,6 +14,11 @@ import re
 _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|github\.com/)", re.I)
 
 
+def is_remote(path: str) -> bool:
+    """An OCI artifact or git URL (Docker Compose can fetch those; this tool reads files only)."""
+    return bool(_REMOTE.match(path)) or path.startswith("oci://")
+
+
 def _join(base: str, path):
     if not isinstance(path, str) or not path:
         return path
