@@ -185,3 +185,37 @@ def test_start_period_counts_from_the_machine_start(running):
     assert r.returncode == 1
     # Now the period is over: the first failure counts.
     assert time.monotonic() - started < 1.5
+
+
+def test_check_runs_as_the_payloads_user(tmp_path):
+    """The payload switched to uid 1234 through the setpriv helpers; the check runs as 1234 too."""
+    require_tools("systemd-nspawn", "nsenter", "busybox", "setpriv")
+    lay = layout(str(tmp_path / "r"))
+    h = health("hu", lay, "hu-web", ["sh", "-c", 'test "$(id -u):$(id -g)" = 1234:1234'],
+               interval_s=0.2, timeout_s=2.0, retries=1)
+    m = machine("hu", lay, "web", image("busybox"), mode=ir.NetworkMode.NONE, health=h, user="1234:1234")
+    p = plan("hu", lay, [m])
+    out = tmp_path / "out"
+    write_output(scripts.render(p) + health_scripts.render(p), out)
+    subprocess.run([str(out / "lib/prepare.sh"), "--helpers"], check=True)
+    helpers = pathlib.Path(lay.state_dir) / "runtime"
+    root = busybox_root(tmp_path / "machine")
+    (root / "bin/id").symlink_to("busybox")
+    proc = subprocess.Popen(
+        ["systemd-nspawn", "--quiet", "--keep-unit", "--register=no", "--console=pipe",
+         "-M", "hu-test-machine", "-D", str(root), "--setenv=PATH=/bin", f"--bind-ro={helpers}:/run/dekube",
+         "/run/dekube/ld.so", "--library-path", "/run/dekube/lib", "/run/dekube/setpriv",
+         "--reuid=1234", "--regid=1234", "--clear-groups", "--", "/bin/sleep", "1000"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        result = None
+        while time.monotonic() < deadline:
+            result = health_sh(out, "check", "hu-web", proc)
+            if result.returncode == 0:
+                break
+            time.sleep(0.1)
+        assert result is not None and result.returncode == 0, result.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
