@@ -361,6 +361,44 @@ def test_profiles(case):
     assert_same(files, profiles=active)
 
 
+@st.composite
+def include_projects(draw):
+    """A main file including one or two sub-projects in subdirectories, each with relative paths,
+    its own `.env`, and sometimes a service name that collides with the main file's."""
+    files = {}
+    entries = []
+    main_services = {"web": {"image": "web:${TAG:-main}", "build": "./app"}}
+    for i in range(draw(st.integers(1, 2))):
+        sub = f"sub{i}"
+        name = draw(st.sampled_from([f"svc{i}", f"svc{i}", "web"]))
+        service = {"image": f"img{i}:${{TAG:-none}}",
+                   "volumes": [draw(st.sampled_from(["./data:/data", "../shared:/shared", "named:/n"]))],
+                   "build": draw(st.sampled_from([".", "./ctx", {"context": "ctx", "dockerfile": "D"}]))}
+        if draw(st.booleans()):
+            service["env_file"] = "svc.env"
+            files[f"{sub}/svc.env"] = "FROM_SUB=${TAG:-x}\n"
+        files[f"{sub}/compose.yaml"] = {"services": {name: service}, "volumes": {"named": {}}}
+        if draw(st.booleans()):
+            files[f"{sub}/.env"] = f"TAG=sub{i}\n"
+        form = draw(st.sampled_from(["short", "long", "long-dir"]))
+        if form == "short":
+            entries.append(f"{sub}/compose.yaml")
+        elif form == "long":
+            entries.append({"path": f"{sub}/compose.yaml"})
+        else:
+            entries.append({"path": f"{sub}/compose.yaml", "project_directory": sub})
+    files["compose.yaml"] = {"include": entries, "services": main_services}
+    env = {"TAG": "process"} if draw(st.booleans()) else {}
+    return files, env
+
+
+@given(case=include_projects())
+@settings(**dict(SETTINGS, max_examples=30))
+def test_include_projects(case):
+    files, env = case
+    assert_same(files, env=env, order=["compose.yaml"])
+
+
 # --- hand-written scenarios: file-level features ---------------------------------------------
 
 SCENARIOS = {

@@ -283,6 +283,13 @@ def test_remote_resources_are_refused_clearly(tmp_path, text):
         load(tmp_path)
 
 
+def test_include_same_definition_twice_is_no_conflict(tmp_path):
+    write(tmp_path, {"compose.yaml": "include: [a/c.yml, b/c.yml]\n",
+                     "a/c.yml": "services:\n  x: {image: a}\nvolumes:\n  v: {}\n",
+                     "b/c.yml": "services:\n  y: {image: b}\nvolumes:\n  v: {}\n"})
+    assert set(load(tmp_path).services) == {"x", "y"}
+
+
 def test_include_conflict_is_an_error(tmp_path):
     write(tmp_path, {"compose.yaml": "include: [other.yml]\nservices:\n  db: {image: a}\n",
                      "other.yml": "services:\n  db: {image: b}\n"})

@@ -5,7 +5,7 @@ included files load as a project of their own: their directory (or `project_dire
 where their relative paths point, their `.env` (or `env_file`s) adds to the environment without
 overriding the including project's, and they may include further files (a file including
 itself, directly or not, is an error). Their resources are added to this document; a resource
-defined on both sides is a conflict, as in Docker Compose v2.40.
+defined differently on both sides is a conflict, as in Docker Compose v2.40.
 """
 from __future__ import annotations
 
@@ -130,6 +130,8 @@ def _import_resources(source: dict, target: dict, filename, key_path) -> None:
             to = target[kind] = {}
         for name, definition in items.items():
             if name in to:
+                if to[name] == definition:  # the same definition twice is no conflict
+                    continue
                 raise _err(f"{kind}.{name} conflicts with imported resource", file=filename,
                                    key_path=(kind, name))
             to[name] = definition
