@@ -711,3 +711,21 @@ def _corpus_stacks(n_files: int, count: int, seed: int):
 def test_corpus_files_merged(stack):
     files = {f"f{i}.yml": (case / "compose.yaml").read_text() for i, case in enumerate(stack)}
     run_scenario(files=files, order=list(files))
+
+
+def test_stdin_file_with_dotenv_of_the_working_directory():
+    import sys
+    d = write_project({".env": "X=fromdotenv\n"})
+    text = "name: ${X}\nservices:\n  w:\n    image: a$X\n    build: ./ctx\n    volumes: ['./d:/d']\n"
+    try:
+        env = dict(BASE_ENV)
+        theirs = subprocess.run([DC, "-f", "-", "config", "--format", "json"], input=text, cwd=d, env=env,
+                                capture_output=True, text=True, timeout=60)
+        repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        mine = subprocess.run([sys.executable, "-m", "dekube_nspawn", "-f", "-", "config", "--format", "json"],
+                              input=text, cwd=d, env=dict(env, PYTHONPATH=repo), capture_output=True, text=True,
+                              timeout=60)
+        assert theirs.returncode == 0 and mine.returncode == 0, mine.stderr
+        assert json.loads(mine.stdout) == json.loads(theirs.stdout)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
