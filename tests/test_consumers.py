@@ -117,3 +117,44 @@ def test_corpus_converts_and_is_accepted(rootfs, tmp_path):
     print(f"checked: {len(settings)} .nspawn files, units of {len(converted)} cases, scripts of "
           f"{scripts_checked} cases")
     assert not problems, "\n\n".join(problems[:20])
+
+
+def test_installed_settings_bootstrap_block_plus_converter_file(rootfs, tmp_path):
+    """Without --resolve-images the installed .nspawn is bootstrap.sh's image block followed by
+    the converter's file (docs/runtime.md): nspawn must run exactly compose's process over the
+    image's defaults, each argument once, compose's environment winning."""
+    import io
+
+    from dekube_nspawn.runtime import exec_block
+    project_dir = tmp_path / "project"
+    project_dir.mkdir()
+    (project_dir / "compose.yaml").write_text(
+        "services:\n"
+        "  app:\n"
+        "    image: example/app:1\n"
+        "    entrypoint: [\"/bin/show\", \"first arg\"]\n"
+        "    command: [\"it's\", \"$$HOME\", \"100%\", \"--flag\"]\n"
+        "    working_dir: /srv/app\n"
+        "    environment:\n"
+        "      IMG: from compose\n"
+        "      QUOTED: 'say \"hi\"'\n")
+    d = Diagnostics()
+    project = load_project(LoadOptions(files=(str(project_dir / "compose.yaml"),), project_name="blk",
+                                       cwd=str(project_dir), environ={}), d)
+    out = tmp_path / "out"
+    write_output(str(out), render_project(project, ConvertOptions(output_dir=str(out)), d))
+    request = {"image": {"config": {"Env": ["PATH=/bin:/usr/bin", "IMG=from image", "ONLY_IMAGE=1"],
+                                    "Cmd": ["ignored"], "WorkingDir": "/"}},
+               "compose": json.loads((out / "machines" / "blk-app.json").read_text())}
+    block = io.StringIO()
+    assert exec_block.main(io.StringIO(json.dumps(request)), block) == 0
+    installed = tmp_path / "blk-app.nspawn"
+    installed.write_text(block.getvalue() + (out / "blk-app.nspawn").read_text())
+    r = consumers.run_nspawn(rootfs, installed, "blk-app")
+    assert r.returncode == 0 and not [l for l in r.stderr.splitlines()
+                                      if "Attempted to remove" not in l], r.stderr
+    argv_part, _, env_part = r.stdout.partition("\x01")
+    assert argv_part.split("\0")[:-1] == ["first arg", "it's", "$HOME", "100%", "--flag"]
+    env = dict(item.split("=", 1) for item in env_part.split("\0") if "=" in item)
+    assert env["IMG"] == "from compose" and env["ONLY_IMAGE"] == "1"
+    assert env["QUOTED"] == 'say "hi"' and env["PATH"] == "/bin:/usr/bin"
