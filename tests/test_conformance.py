@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import json
 import os
 import pathlib
 
@@ -121,6 +122,10 @@ def run_check(case: str, variant: str, kind: str) -> tuple[bool, str]:
     if fmt == "yaml":
         got, want = got.rstrip("\n"), want.rstrip("\n")
     if got == want:
+        if fmt == "json" and json.loads(want) != project.data:
+            # the planner reads Project.data: it must be exactly what json.loads gives, not just
+            # something that prints the same (tuples, str subclasses, ...)
+            return False, "Project.data differs from json.loads(expected) although it prints the same"
         return True, ""
     import difflib
     diff = "\n".join(list(difflib.unified_diff(want.splitlines(), got.splitlines(), "docker-compose", "ours",
