@@ -143,3 +143,8 @@ def test_tags_as_go_yaml_reads_them():
 def test_self_referencing_alias_is_refused():
     with pytest.raises(ComposeFileError, match="refers to a node that contains it"):
         y.parse_documents("a: &a [*a]\n", "t.yml")
+
+
+def test_absurd_nesting_is_an_error_not_a_crash():
+    with pytest.raises(ComposeFileError, match="nests too deeply"):
+        y.parse_documents("a: " + "[" * 5000 + "]" * 5000 + "\n", "deep.yml")

@@ -298,6 +298,8 @@ def parse_documents(text: str, filename: str) -> list:
         raise ComposeFileError(f"invalid YAML: {e}", file=filename) from None
     except ValueError as e:  # e.g. a timestamp PyYAML cannot build
         raise ComposeFileError(f"invalid YAML value: {e}", file=filename) from None
+    except RecursionError:
+        raise ComposeFileError("the document nests too deeply to be read", file=filename) from None
     finally:
         loader.dispose()
     return docs
