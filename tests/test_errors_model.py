@@ -87,6 +87,9 @@ def test_no_consistency_skips_the_cycle_check(tmp_path, capsys):
      "services.a.network_mode: service a declares mutually exclusive `network_mode` and `networks`"),
     ("services:\n  a:\n    environment: {A: 1}\n",
      'services.a: service "a" has neither an image nor a build context specified'),
+    ("services:\n  a:\n    build:\n      context: .\n      additional_contexts: {b: 'service:b'}\n"
+     "  b:\n    image: x\n",
+     'services.a.build.additional_contexts.b: service "a" declares non-buildable service "b" as additional'),
 ])
 def test_consistency_errors(tmp_path, capsys, text, expected):
     rc, _, err = run_config(tmp_path, text, capsys)

@@ -58,6 +58,12 @@ def _check_service(data: dict, name: str, svc: dict, locate) -> None:
             if ref.get("source") not in declared:
                 raise _fail(f'service "{name}" refers to undefined {singular} {ref.get("source")}',
                             path + (kind, i), locate)
+    for key, context in ((svc.get("build") or {}).get("additional_contexts") or {}).items():
+        if isinstance(context, str) and context.startswith("service:"):
+            target = context[len("service:"):]
+            if not (services.get(target) or {}).get("build"):
+                raise _fail(f'service "{name}" declares non-buildable service "{target}" as additional contexts {key}',
+                            path + ("build", "additional_contexts", key), locate)
     for i, ref in enumerate((svc.get("build") or {}).get("secrets") or ()):
         if ref.get("source") not in (data.get("secrets") or {}):
             raise _fail(f'service "{name}" refers to undefined build secret {ref.get("source")}',
