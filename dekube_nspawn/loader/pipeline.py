@@ -37,7 +37,13 @@ class Context:
 
 
 def load(options: LoadOptions, diagnostics: Diagnostics | None = None) -> Project:
-    diagnostics = diagnostics if diagnostics is not None else Diagnostics()
+    try:
+        return _load(options, diagnostics if diagnostics is not None else Diagnostics())
+    except RecursionError:  # a document nested deeper than any stage can walk
+        raise ComposeFileError("the project nests too deeply to be processed") from None
+
+
+def _load(options: LoadOptions, diagnostics: Diagnostics) -> Project:
     located = discovery.locate(options)
     for message in located.warnings:
         diagnostics.warn((), message)
