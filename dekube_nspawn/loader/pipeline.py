@@ -5,6 +5,7 @@
         parse -> interpolate -> strip !reset/!override -> extends -> reset earlier files
         -> include -> merge onto the files before -> unicity -> validate -> canonical -> unicity
     normalize -> profiles -> env_file into environment -> unused resources -> consistency
+    -> finalize (Docker Compose's printed form)
 
 Ownership: the front stages (yaml, interpolate, include, extends, merge, reset, profiles,
 env_file, discovery) turn files into one merged raw mapping; the model stages (canonical,
