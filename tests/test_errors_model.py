@@ -87,6 +87,10 @@ def test_no_consistency_skips_the_cycle_check(tmp_path, capsys):
      "services.a.network_mode: service a declares mutually exclusive `network_mode` and `networks`"),
     ("services:\n  a:\n    environment: {A: 1}\n",
      'services.a: service "a" has neither an image nor a build context specified'),
+    ("services:\n  a:\n    image: x\n    container_name: web\n  b:\n    image: x\n    container_name: web\n",
+     'services.b.container_name: container name "web" is already in use by service "a"'),
+    ("services:\n  a:\n    image: x\n    scale: 2\n    deploy: {replicas: 3}\n",
+     "services.a.scale: can't set distinct values on 'scale' and 'deploy.replicas'"),
     ("services:\n  a:\n    build:\n      context: .\n      additional_contexts: {b: 'service:b'}\n"
      "  b:\n    image: x\n",
      'services.a.build.additional_contexts.b: service "a" declares non-buildable service "b" as additional'),

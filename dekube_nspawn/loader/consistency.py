@@ -16,8 +16,15 @@ Locate = Callable[[tuple], tuple]  # key path -> (file, line, column), any of th
 
 def check(data: dict, locate: Locate | None = None) -> None:
     services = data.get("services") or {}
+    container_names: dict[str, str] = {}
     for name in sorted(services):
         _check_service(data, name, services[name] or {}, locate)
+        container = (services[name] or {}).get("container_name")
+        if container:
+            if container in container_names:
+                raise _fail(f'container name "{container}" is already in use by service "{container_names[container]}"',
+                            ("services", name, "container_name"), locate)
+            container_names[container] = name
     _check_file_objects(data, locate)
     _check_cycles(services, locate)
 
@@ -82,7 +89,7 @@ def _check_service(data: dict, name: str, svc: dict, locate) -> None:
                         path + ("volumes_from", i), locate)
     replicas = (svc.get("deploy") or {}).get("replicas")
     if replicas is not None and svc.get("scale") is not None and replicas != svc["scale"]:
-        raise _fail(f"services.{name}: can't set distinct values on 'scale' and 'deploy.replicas'",
+        raise _fail("can't set distinct values on 'scale' and 'deploy.replicas'",
                     path + ("scale",), locate)
 
 
