@@ -1,6 +1,6 @@
 """Fixtures of the end-to-end suite: a booted systemd test host with a local registry.
 
-- `host_rootfs` (session): the Debian rootfs, unpacked once per session from the cached tarball.
+- `host_rootfs` (session): the Debian rootfs, cached unpacked beside its tarball; read-only.
 - `systemd_host` (session): one booted host shared by tests that only read or clean up after
   themselves.
 - `fresh_host` (function): a host of its own for a test that installs a project; it boots in
@@ -52,10 +52,9 @@ def session_dir():
 
 
 @pytest.fixture(scope="session")
-def host_rootfs(session_dir):
-    root = session_dir / "rootfs"
-    hostimage.unpack_host(hostimage.ensure_host_tarball(), root)
-    return root
+def host_rootfs():
+    _require_root_and_tools()
+    return hostimage.ensure_host_rootfs()
 
 
 @pytest.fixture(scope="session")

@@ -55,6 +55,14 @@ def tarball_path() -> pathlib.Path:
     return CACHE_DIR / f"host-{cache_key()}.tar"
 
 
+def prune_stale(prefix: str, keep: str) -> None:
+    """Remove cache entries `prefix*` other than `keep` and its derived names: a changed package
+    list or image builder leaves its predecessor behind otherwise (each host is 300-450 MB)."""
+    for entry in CACHE_DIR.glob(prefix + "*"):
+        if not entry.name.startswith(keep) and ".partial-" not in entry.name and "-build-" not in entry.name:
+            subprocess.run(["rm", "-rf", "--one-file-system", str(entry)], check=True)
+
+
 def debian_mirror() -> str:
     """The first Debian archive URI of the apt sources (not the security archive)."""
     candidates: list[str] = []
@@ -92,6 +100,7 @@ def ensure_host_tarball() -> pathlib.Path:
         subprocess.run(["tar", "--numeric-owner", "--xattrs", "-C", str(root), "-cf", str(partial), "."],
                        check=True)
         os.replace(partial, target)  # atomic: a concurrent or interrupted build never leaves half a tar
+        prune_stale("host-", target.with_suffix("").name)
     except subprocess.CalledProcessError as e:
         out = (e.stdout or b"").decode(errors="replace")[-3000:]
         raise RuntimeError(f"building the test host failed: {e}\n{out}") from e
@@ -103,3 +112,23 @@ def ensure_host_tarball() -> pathlib.Path:
 def unpack_host(tarball: pathlib.Path, dest: pathlib.Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     subprocess.run(["tar", "--numeric-owner", "--xattrs", "-C", str(dest), "-xf", str(tarball)], check=True)
+
+
+def ensure_host_rootfs() -> pathlib.Path:
+    """The unpacked tarball, cached beside it. Test hosts boot it with --volatile=overlay only
+    (read-only lower layer, tmpfs on top), so it is never written to and can be shared by
+    concurrent hosts and sessions; unpacking per session would cost 10-15 s each way."""
+    tarball = ensure_host_tarball()
+    target = tarball.with_suffix("")
+    if (target / "usr").is_dir():
+        return target
+    partial = pathlib.Path(tempfile.mkdtemp(prefix=target.name + ".partial-", dir=CACHE_DIR))
+    try:
+        unpack_host(tarball, partial / "root")
+        os.rename(partial / "root", target)  # atomic; a concurrent session that won keeps its tree
+    except OSError:
+        if not (target / "usr").is_dir():
+            raise
+    finally:
+        subprocess.run(["rm", "-rf", "--one-file-system", str(partial)], check=True)
+    return target

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import tempfile
 
-from hostimage import CACHE_DIR
+from hostimage import CACHE_DIR, prune_stale
 
 BUSYBOX = pathlib.Path("/bin/busybox")
 
@@ -150,6 +150,7 @@ def ensure_image_layout() -> pathlib.Path:
         _build_layout(layout, work / "trees")
         shutil.rmtree(target, ignore_errors=True)
         os.replace(layout, target)
+        prune_stale("images-", target.name)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
