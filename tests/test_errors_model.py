@@ -188,3 +188,11 @@ def test_mutated_corpus_files_fail_cleanly(seed, tmp_path, corpus_dir):
             assert str(e).strip() and "\n" not in str(e)
             outcomes["error"] += 1
     assert outcomes["ok"] and outcomes["error"], outcomes
+
+
+def test_legacy_external_name_warns_like_docker_compose(tmp_path, capsys):
+    text = "services:\n  a:\n    image: x\n    volumes: ['v:/v']\nvolumes:\n  v:\n    external:\n      name: real\n"
+    rc, out, err = run_config(tmp_path, text, capsys)
+    assert rc == 0
+    assert "WARNING: volumes.v.external: external.name is deprecated. Please set name and external: true" in err
+    assert '"name": "real"' in out

@@ -28,11 +28,11 @@ def canonicalize(doc: dict, filename: str | None = None, diagnostics=None) -> di
     for kind in ("networks", "volumes", "secrets", "configs"):
         section = doc.get(kind)
         if isinstance(section, dict):
-            out[kind] = {name: _resource(res) for name, res in section.items()}
+            out[kind] = {name: _resource(res, (kind, name), diagnostics) for name, res in section.items()}
     return out
 
 
-def _resource(res):
+def _resource(res, path: tuple, diagnostics):
     """`external: {name: x}` (legacy) means `name: x, external: true`."""
     if not isinstance(res, dict):
         return res
@@ -43,6 +43,9 @@ def _resource(res):
         res = dict(res, external=True)
         if ext.get("name") is not None and res.get("name") is None:
             res["name"] = ext["name"]
+            if diagnostics is not None:
+                diagnostics.warn(path + ("external",),
+                                 "external.name is deprecated. Please set name and external: true")
     return res
 
 
