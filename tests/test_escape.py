@@ -92,6 +92,16 @@ def test_shell_quote_round_trips_through_sh(value):
     assert out == value.encode()
 
 
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="needs shellcheck")
+@pytest.mark.parametrize("value", ["value-types-a", "a-b", "x-1-y", "--flag", "web"])
+def test_shell_quoted_assignments_are_shellcheck_clean(value, tmp_path):
+    # An unquoted `X=value-types-a` is read by shellcheck as arithmetic (SC2100).
+    script = tmp_path / "assign.sh"
+    script.write_text(f'#!/bin/bash\nX={escape.shell_quote(value)}\necho "$X"\n')
+    result = subprocess.run(["shellcheck", "-S", "style", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
 # --------------------------------------------------------------------------------------------
 # .nspawn: systemd-nspawn reads the words back
 
