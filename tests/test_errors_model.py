@@ -191,8 +191,8 @@ def test_mutated_corpus_files_fail_cleanly(seed, tmp_path, corpus_dir):
 
 
 def test_legacy_external_name_warns_like_docker_compose(tmp_path, capsys):
-    text = "services:\n  a:\n    image: x\n    volumes: ['v:/v']\nvolumes:\n  v:\n    external:\n      name: real\n"
+    text = "services:\n  a:\n    image: x\n    volumes: ['data:/v']\nvolumes:\n  data:\n    external:\n      name: real\n"
     rc, out, err = run_config(tmp_path, text, capsys)
     assert rc == 0
-    assert "WARNING: volumes.v.external: external.name is deprecated. Please set name and external: true" in err
+    assert "WARNING: volumes.data.external: external.name is deprecated. Please set name and external: true" in err
     assert '"name": "real"' in out
