@@ -72,6 +72,9 @@ def test_install_places_files_and_secrets(env):
     etc = root / "etc"
     assert (etc / "systemd/nspawn/demo-web.nspawn").read_text() == OTHERS["demo-web.nspawn"]
     assert (etc / "dekube-nspawn/demo/demo-web.nspawn").read_text() == OTHERS["demo-web.nspawn"]
+    # The .nspawn carries the compose environment (passwords, tokens): root-only wherever it lands.
+    for nspawn in (etc / "systemd/nspawn/demo-web.nspawn", etc / "dekube-nspawn/demo/demo-web.nspawn"):
+        assert nspawn.stat().st_mode & 0o777 == 0o600, nspawn
     for unit in ("nspawn-demo-web.service", "dekube-demo.target", "dekube-demo-web-tcp-8080.socket"):
         assert (etc / "systemd/system" / unit).read_text() == OTHERS[unit]
     assert (etc / "systemd/network/dk-demo-front.netdev").is_file()
