@@ -253,20 +253,26 @@ def assign_addresses(ctx: Context, networks: dict[str, ir.Network], services: di
                                       f"{networks[net].subnet} or already taken", key_path=path)
             used[net].add(addr)
             result[(machine, net)] = str(addr)
+    # Addresses are handed out in increasing order and `used` only grows, so every address below
+    # the last one handed out is taken: one cursor per network resumes the scan there instead of
+    # rescanning the subnet from the start for every machine (quadratic at 1000 machines).
+    free = {n: _free_addresses(net.subnet, used[n]) for n, net in networks.items()}
     for service, replica, machine in order:
         for net in attachments[service].networks:
             if (machine, net) in result:
                 continue
-            subnet = ipaddress.ip_network(networks[net].subnet)
-            for addr in subnet.hosts():
-                if addr not in used[net]:
-                    break
-            else:
-                raise ConversionError(f"subnet {subnet} has no free address left",
+            addr = next(free[net], None)
+            if addr is None:
+                raise ConversionError(f"subnet {networks[net].subnet} has no free address left",
                                       key_path=("networks", net))
             used[net].add(addr)
             result[(machine, net)] = str(addr)
     return result
+
+
+def _free_addresses(subnet: str, used: set):
+    """The subnet's host addresses not in `used`, checked lazily (`used` grows while iterating)."""
+    return (addr for addr in ipaddress.ip_network(subnet).hosts() if addr not in used)
 
 
 def plan_interfaces(ctx: Context, service: str, svc, replica: int, machine: str,
