@@ -189,3 +189,36 @@ def test_whole_corpus_runs_quickly():
         run_check(case, variant, kind)
     elapsed = time.process_time() - start
     assert elapsed < 30, f"the corpus took {elapsed:.1f}s of CPU"
+
+
+def _warning_cases():
+    out = []
+    for case, row in sorted(_results().items()):
+        if row["rc"] == "0" and (CORPUS / case / "expected.err").read_text(encoding="utf-8").strip():
+            out.append(case)
+    return out
+
+
+def _compose_warnings(case: str) -> list[str]:
+    """The messages of Docker Compose's `level=warning msg="..."` lines, without a leading file path."""
+    import re
+    out = []
+    for line in (CORPUS / case / "expected.err").read_text(encoding="utf-8").splitlines():
+        m = re.search(r'msg="((?:[^"\\]|\\.)*)"', line)
+        msg = (m.group(1) if m else line).replace('\\"', '"').strip()
+        msg = re.sub(r"^(/|@CORPUS@)\S*: ", "", msg)
+        if msg:
+            out.append(msg)
+    return out
+
+
+@pytest.mark.parametrize("case", _warning_cases())
+def test_corpus_warnings_are_reported_too(case):
+    """Never silent: every warning Docker Compose prints for a valid case has its counterpart."""
+    diagnostics = Diagnostics()
+    case_dir = CORPUS / case
+    load_project(LoadOptions(files=("compose.yaml",), project_name=case_dir.name, environ=dict(CLEAN_ENV),
+                             cwd=str(case_dir)), diagnostics)
+    ours = [str(w) for w in diagnostics.warnings]
+    missing = [w for w in _compose_warnings(case) if not any(w in o for o in ours)]
+    assert not missing, f"Docker Compose warns {missing}; we warned {ours}"

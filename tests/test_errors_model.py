@@ -194,5 +194,5 @@ def test_legacy_external_name_warns_like_docker_compose(tmp_path, capsys):
     text = "services:\n  a:\n    image: x\n    volumes: ['data:/v']\nvolumes:\n  data:\n    external:\n      name: real\n"
     rc, out, err = run_config(tmp_path, text, capsys)
     assert rc == 0
-    assert "WARNING: volumes.data.external: external.name is deprecated. Please set name and external: true" in err
+    assert "WARNING: volumes.data: external.name is deprecated. Please set name and external: true" in err
     assert '"name": "real"' in out

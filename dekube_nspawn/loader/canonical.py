@@ -44,7 +44,7 @@ def _resource(res, path: tuple, diagnostics):
         if ext.get("name") is not None and res.get("name") is None:
             res["name"] = ext["name"]
             if diagnostics is not None:
-                diagnostics.warn(path + ("external",),
+                diagnostics.warn(path,
                                  "external.name is deprecated. Please set name and external: true")
     return res
 
