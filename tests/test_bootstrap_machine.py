@@ -65,3 +65,55 @@ def test_machine_runs_with_image_defaults_and_user(tmp_path):
     r = subprocess.run([str(config / "uninstall.sh")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert not installed.exists() and not config.exists()
+
+
+def test_read_only_machine_gets_its_mount_points(tmp_path):
+    """`read_only: true`: nspawn cannot create mount points in a read-only root, so rootfs.sh
+    makes them (bind and tmpfs targets, nspawn's own API dirs, the working directory) first."""
+    require_tools("systemd-nspawn", "skopeo", "umoci")
+    if pathlib.Path("/run/systemd/system").exists():
+        pytest.skip("systemd is running here: install.sh without --root would call systemctl")
+    lay = layout(str(tmp_path / "r"))
+    src = tmp_path / "src"
+    busybox_layout(src, "bb_1")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "f").write_text("from the host\n")
+    single = tmp_path / "single.txt"
+    single.write_text("one file\n")
+    mounts = (
+        ir.Mount(kind=ir.MountKind.BIND, source=str(data), target="/srv/data/deep", read_only=True),
+        ir.Mount(kind=ir.MountKind.BIND, source=str(single), target="/opt/single.txt"),
+        ir.Mount(kind=ir.MountKind.TMPFS, source="", target="/scratch", tmpfs_size=1 << 20),
+    )
+    m = machine("ro", lay, "web", image("bb:1"), mode=ir.NetworkMode.HOST, mounts=mounts)
+    m = dataclasses.replace(
+        m, privileges=dataclasses.replace(m.privileges, read_only_root=True),
+        process=dataclasses.replace(m.process, working_dir="/work/dir", command=(
+            "sh", "-c", "pwd; cat /srv/data/deep/f /opt/single.txt; touch /scratch/ok && echo tmpfs-ok;"
+                        " touch /x 2>/dev/null || echo root-read-only")))
+    p = plan("ro", lay, [m])
+    out = tmp_path / "out"
+    write_output(nspawn_settings.render(p) + scripts.render(p) + bootstrap.render(p) + install.render(p), out)
+    (out / "hosts").write_text("127.0.0.1 localhost\n")
+    env = dict(os.environ, DEKUBE_SKOPEO_OPTIONS="--insecure-policy")
+    for cmd in ([str(out / "install.sh")], [str(out / "bootstrap.sh"), "--from", f"oci:{src}"]):
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        assert r.returncode == 0, r.stderr
+    config = pathlib.Path(p.config_dir)
+    installed = pathlib.Path(lay.nspawn_dir) / "ro-web.nspawn"
+    assert "ReadOnly=yes" in installed.read_text()
+    subprocess.run([str(config / "lib/rootfs.sh"), "up", m.name, m.image.key], check=True)
+    try:
+        subprocess.run([str(config / "lib/prepare.sh"), m.name], check=True)
+        shutil.copy(installed, pathlib.Path(m.layer_dir) / "ro-web.nspawn")
+        run = subprocess.run(
+            ["systemd-nspawn", "--quiet", "--keep-unit", "--register=no", "--console=pipe",
+             "-M", m.name, "-D", m.rootfs, "--settings=trusted", "--private-network"],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.split("\n")[:5] == ["/work/dir", "from the host", "one file", "tmpfs-ok",
+                                               "root-read-only"]
+    finally:
+        subprocess.run([str(config / "lib/rootfs.sh"), "down", m.name], check=True)
+        subprocess.run([str(config / "uninstall.sh")], capture_output=True, text=True)

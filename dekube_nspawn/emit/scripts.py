@@ -95,12 +95,36 @@ def _prepare_entries(machine: Machine):
     return steps
 
 
+# Where nspawn itself mounts API file systems; it cannot create these in a read-only root.
+_NSPAWN_MOUNT_POINTS = ("/dev", "/proc", "/run", "/sys", "/tmp")
+
+
+def _read_only_mount_points(machine: Machine) -> dict:
+    """Mount points rootfs.sh creates before a `read_only: true` machine starts: nspawn fails to
+    create them itself once the root is read-only. A bind target takes the type of its source."""
+    if not machine.privileges.read_only_root:
+        return {"dirs": [], "files": [], "like": []}
+    dirs = list(_NSPAWN_MOUNT_POINTS)
+    like = []
+    for m in machine.mounts:
+        if m.kind is MountKind.BIND:
+            like.append((m.source, m.target))
+        else:
+            dirs.append(m.target)
+    working_dir = (machine.effective.working_dir if machine.effective else None) or machine.process.working_dir
+    if working_dir:
+        dirs.append(working_dir)
+    files = [s.target for s in machine.secrets]
+    return {"dirs": dirs, "files": files, "like": like}
+
+
 def _context(plan: Plan) -> dict:
     machines = []
     for m in plan.machines:
         machines.append({
             "m": m,
             "mount_steps": _prepare_entries(m),
+            "read_only_mount_points": _read_only_mount_points(m),
             "secrets": [{
                 "s": s,
                 "uid": _uid_gid(s.uid),
