@@ -100,6 +100,7 @@ class Mount:
     tmpfs_size: int | None = None    # bytes
     tmpfs_mode: int | None = None    # e.g. 0o1777
     subpath: str | None = None
+    copy_image_content: bool = True  # volumes: a new, empty volume takes the image's content (nocopy: False)
 
 
 @dataclass(frozen=True)

@@ -123,3 +123,15 @@ def test_secrets_and_configs():
     assert warned(diag, "cannot be read here", "services.web.secrets[2]")
     assert all(m.kind not in (ir.MountKind.SECRET, ir.MountKind.CONFIG)
                for m in machine(p, "web").mounts)
+
+
+def test_nocopy_keeps_the_new_volume_empty():
+    p, diag = plan({"a": {"image": "x", "volumes": [
+        {"type": "volume", "source": "v", "target": "/copy"},
+        {"type": "volume", "source": "v", "target": "/plain", "volume": {"nocopy": True}},
+        {"type": "volume", "target": "/anon", "volume": {"nocopy": True}}]}},
+        volumes={"v": {"name": "demo_v"}})
+    copy, plain, anon = machine(p, "a").mounts
+    assert copy.copy_image_content is True
+    assert plain.copy_image_content is False and anon.copy_image_content is False
+    assert not warned(diag, "nocopy")

@@ -142,3 +142,19 @@ def test_file_secret_is_copied_fresh_at_each_start(tmp_path):
     source.unlink()
     r = prepare(tmp_path / "out", m.name, check=False)
     assert r.returncode == 1 and "is missing" in r.stderr
+
+
+def test_nocopy_volume_starts_empty(env):
+    """compose `volume: {nocopy: true}`: the image's content is not copied into a new volume."""
+    import dataclasses
+    plan, _, web = env
+    volume = web.mounts[1]
+    assert volume.kind is ir.MountKind.VOLUME and volume.copy_image_content
+    nocopy = dataclasses.replace(volume, copy_image_content=False)
+    web = dataclasses.replace(web, mounts=(web.mounts[0], nocopy) + web.mounts[2:])
+    plan = dataclasses.replace(plan, machines=(web,) + plan.machines[1:])
+    out = pathlib.Path(web.rootfs).parent.parent / "out-nocopy"
+    write_output(scripts.render(plan), out)
+    prepare(out, web.name)
+    vol = pathlib.Path(volume.source)
+    assert vol.is_dir() and not any(vol.iterdir())

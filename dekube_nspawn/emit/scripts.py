@@ -17,6 +17,7 @@ import re
 import jinja2
 
 from dekube_nspawn.emit import OutputFile
+from dekube_nspawn.emit.templating import bytecode_cache
 from dekube_nspawn.escape import shell_quote
 from dekube_nspawn.ir import Machine, MountKind, NetworkMode, Plan
 
@@ -44,6 +45,7 @@ def environment() -> jinja2.Environment:
     # Every value that reaches a shell script goes through this filter, never through hand quoting.
     env.filters["sh"] = lambda value: shell_quote(str(value))
     env.filters["octal"] = lambda value: format(value, "04o")
+    env.bytecode_cache = bytecode_cache(env, "scripts")
     return env
 
 
@@ -91,7 +93,7 @@ def _prepare_entries(machine: Machine):
         if m.kind is MountKind.BIND:
             steps.append(("bind", m.source, m.target, m.create_host_path))
         elif m.kind in (MountKind.VOLUME, MountKind.ANONYMOUS):
-            steps.append(("volume", m.source, m.target, False))
+            steps.append(("volume", m.source, m.target, m.copy_image_content))
     return steps
 
 

@@ -85,9 +85,7 @@ def _volume_mount(ctx: Context, service: str, i: int, vol, volumes: dict[str, ir
                         create_host_path=bool(bind.get("create_host_path")))
     if kind == "volume":
         opts = vol.get("volume") or {}
-        if opts.get("nocopy"):
-            ctx.warn(path + ("volume", "nocopy"), "ignored: volumes start empty (image content "
-                     "is never copied into them)")
+        copy = not opts.get("nocopy")
         for key in ("labels", "driver_opts"):
             if opts.get(key):
                 ctx.warn(path + ("volume", key), "ignored: volumes are host directories")
@@ -103,9 +101,10 @@ def _volume_mount(ctx: Context, service: str, i: int, vol, volumes: dict[str, ir
                 raise ConversionError(f"volume {source!r} is not defined in top-level volumes",
                                       key_path=path + ("source",))
             return ir.Mount(ir.MountKind.VOLUME, volumes[source].host_path, target, read_only,
-                            subpath=subpath)
+                            subpath=subpath, copy_image_content=copy)
         host = posixpath.join(anonymous_dir, names.short_hash(target, 16))
-        return ir.Mount(ir.MountKind.ANONYMOUS, host, target, read_only, subpath=subpath)
+        return ir.Mount(ir.MountKind.ANONYMOUS, host, target, read_only, subpath=subpath,
+                        copy_image_content=copy)
     if kind == "tmpfs":
         opts = vol.get("tmpfs") or {}
         size = values.size_bytes(opts["size"], path + ("tmpfs", "size")) if opts.get("size") else None
