@@ -51,7 +51,9 @@ def inspect_image(reference: str, transport: str = "docker://", skopeo: str = "s
                   run=subprocess.run) -> ImageConfig:
     source = source_reference(transport, reference)
     what = f"image {reference!r} ({source})"
-    manifest = _skopeo_json(["inspect", source], skopeo, what, run)
+    # --no-tags: listing tags ignores registries.conf mirrors/rewrites (skopeo 1.9) and would
+    # reach the original registry even where pulls are redirected (air-gapped hosts, mirrors).
+    manifest = _skopeo_json(["inspect", "--no-tags", source], skopeo, what, run)
     config = _skopeo_json(["inspect", "--config", source], skopeo, what, run)
     digest = manifest.get("Digest")
     if not digest:
