@@ -24,6 +24,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 import hostimage  # noqa: E402
 import images  # noqa: E402
+import deploy  # noqa: E402
 import registry  # noqa: E402
 from machine import BootedHost  # noqa: E402
 
@@ -74,7 +75,7 @@ def booted_host(rootfs: pathlib.Path, layout: pathlib.Path, scratch: pathlib.Pat
     state = scratch / f"host-{number}-state"
     state.mkdir()
     host = BootedHost(rootfs, f"dk-e2e-{os.getpid()}-{number}", scratch / f"host-{number}.console",
-                      binds={STATE_DIR_IN_HOST: str(state)})
+                      binds={STATE_DIR_IN_HOST: str(state)}, read_only_binds=deploy.CONVERTER_PATHS)
     try:
         host.boot()
         registry.start_registry(host, layout)

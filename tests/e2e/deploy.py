@@ -12,11 +12,16 @@ import dataclasses
 import pathlib
 import subprocess
 import sys
+import sysconfig
 import time
 
 from machine import BootedHost
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+# Bound read-only into every test host at the same paths, so the converter can also run there
+# (with --resolve-images it asks skopeo, and only the host reaches the test registry).
+SITE_PACKAGES = sysconfig.get_paths()["purelib"]
+CONVERTER_PATHS = (str(REPO), SITE_PACKAGES)
 
 # Runs a command inside a machine the way health checks do (field notes): the leader is the
 # child of the unit's MainPID (systemd-nspawn) whose innermost PID is 1.
@@ -118,12 +123,24 @@ class Deployment:
         return self.host.journal(self.unit(service))
 
 
+def convert_in_host(host: BootedHost, compose_file: pathlib.Path, output_dir: pathlib.Path, *args: str):
+    """The converter run by the host's own python3 (same minor version) on the bound sources."""
+    return host.run(["sh", "-c", 'cd "$1" && shift && exec "$@"', "convert", str(compose_file.parent),
+                     "python3", "-m", "dekube_nspawn", str(compose_file), "--output-dir", str(output_dir), *args],
+                    env={"PYTHONPATH": f"{REPO}:{SITE_PACKAGES}", "DEKUBE_NSPAWN_DEBUG": "1"}, timeout=120)
+
+
 def deploy(host: BootedHost, project_dir: pathlib.Path, project: str, *convert_args: str,
-           compose_name: str = "compose.yml") -> Deployment:
-    """Convert `project_dir/compose_name` into `project_dir/out` and copy both into the host."""
+           compose_name: str = "compose.yml", in_host: bool = False) -> Deployment:
+    """Convert `project_dir/compose_name` into `project_dir/out` and copy both into the host
+    (`in_host`: copy the project in and convert there)."""
     output_dir = project_dir / "out"
-    proc = convert(project_dir / compose_name, output_dir, *convert_args)
-    host.copy_in(project_dir, str(project_dir))
+    if in_host:
+        host.copy_in(project_dir, str(project_dir))
+        proc = convert_in_host(host, project_dir / compose_name, output_dir, *convert_args)
+    else:
+        proc = convert(project_dir / compose_name, output_dir, *convert_args)
+        host.copy_in(project_dir, str(project_dir))
     return Deployment(host, project, project_dir, output_dir, proc.stderr)
 
 

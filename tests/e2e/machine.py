@@ -92,9 +92,10 @@ class BootedHost:
     """`systemd-nspawn -b` of `root`, with helpers to run commands and inspect units inside."""
 
     def __init__(self, root: pathlib.Path, name: str, log_path: pathlib.Path, volatile: bool = True,
-                 binds: dict[str, str] | None = None):
+                 binds: dict[str, str] | None = None, read_only_binds=()):
         self.root = root
         self.binds = dict(binds or {})   # host path in the container -> directory outside
+        self.read_only_binds = tuple(read_only_binds)   # same path inside and outside
         # A tmpfs overlay on a read-only root: every boot starts from the pristine tree, several
         # hosts can share it, and nothing a test writes survives the host.
         self.volatile = volatile
@@ -116,6 +117,7 @@ class BootedHost:
         if self.volatile:
             cmd.append("--volatile=overlay")
         cmd += [f"--bind={outside}:{inside}" for inside, outside in self.binds.items()]
+        cmd += [f"--bind-ro={path}" for path in self.read_only_binds]
         start = time.monotonic()
         self.cgroups = own_cgroups(self.name)
 

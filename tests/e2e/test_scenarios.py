@@ -12,7 +12,7 @@ import time
 import pytest
 
 import images
-from deploy import Deployment, deploy, write_project
+from deploy import Deployment, convert, deploy, write_project
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +30,8 @@ def project(fresh_host, tmp_path):
     def make(compose_text: str, files: dict[str, str] | None = None, name: str = "proj",
              start: bool = True, convert_args: tuple[str, ...] = ()) -> Deployment:
         directory = write_project(tmp_path / name, compose_text, files)
-        dep = deploy(fresh_host, directory, name, *convert_args)
+        # --resolve-images asks the registry, which only the test host reaches.
+        dep = deploy(fresh_host, directory, name, *convert_args, in_host="--resolve-images" in convert_args)
         if start:
             dep.up()
         return dep
@@ -216,9 +217,10 @@ services:
 # -- 5 ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def image_defaults_project(project):
-    return project(f"""
+@pytest.fixture(params=[(), ("--resolve-images",)], ids=["merged-by-bootstrap", "resolved-at-conversion"])
+def image_defaults_project(project, request):
+    """Without --resolve-images bootstrap.sh merges image and compose; with it, the converter."""
+    return project(convert_args=request.param, compose_text=f"""
 services:
   plain:
     image: {DEFAULTS}
@@ -358,7 +360,8 @@ HOSTILE = [
 
 
 def _yaml_str(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t") + '"'
+    """A YAML double-quoted scalar: backslash, quote, tab and newline escaped."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t").replace("\n", "\\n") + '"'
 
 
 def test_hostile_environment_and_command_values_reach_the_process_byte_exact(project):
@@ -377,6 +380,47 @@ services:
     got = report(dep, "app")
     assert nul_list(got["cmdline"])[2:] == [v.encode() for v in HOSTILE]
     environ = nul_list(got["environ"])
+    for k, v in env.items():
+        assert f"{k}={v}".encode() in environ, (k, v)
+
+
+# Values a .nspawn file cannot carry (field notes): both quote kinds, a line break. Environment
+# values go to a root-only EnvironmentFile when the image's config is known (--resolve-images)
+# and must arrive byte-exact; otherwise, and for command words, the converter refuses clearly.
+UNCARRIABLE = ["it's \"both\"", "line one\nline two", "\"'", "trailing newline\n"]
+
+
+def _uncarriable_project(tmp_path, key: str) -> pathlib.Path:
+    return write_project(tmp_path / "proj", f"""
+services:
+  app:
+    image: {NOPASSWD}
+    {key}
+""")
+
+
+@pytest.mark.parametrize("key, where, args", [
+    (f"environment: {{BOTH: {_yaml_str(UNCARRIABLE[0])}}}", r"services\.app\.environment\.BOTH", ()),
+    (f"command: [{_yaml_str(UNCARRIABLE[0])}]", r"services\.app\.command", ()),
+    (f"command: [{_yaml_str(UNCARRIABLE[1])}]", r"services\.app\.command", ()),
+])
+def test_values_a_settings_file_cannot_carry_are_refused_naming_the_key(tmp_path, key, where, args):
+    directory = _uncarriable_project(tmp_path, key)
+    with pytest.raises(AssertionError, match=where):
+        convert(directory / "compose.yml", directory / "out", *args)
+
+
+def test_environment_values_a_settings_file_cannot_carry_arrive_byte_exact_with_resolved_images(project):
+    env = {f"HARD_{i}": v for i, v in enumerate(UNCARRIABLE)}
+    env_yaml = "\n".join(f"      {k}: {_yaml_str(v)}" for k, v in env.items())
+    dep = project(f"""
+services:
+  app:
+    image: {NOPASSWD}
+    environment:
+{env_yaml}
+""", convert_args=("--resolve-images",))
+    environ = nul_list(report(dep, "app")["environ"])
     for k, v in env.items():
         assert f"{k}={v}".encode() in environ, (k, v)
 
