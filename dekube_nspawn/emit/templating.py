@@ -7,6 +7,8 @@ and each filter is a function of `escape.py`.
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
 import pathlib
 
 import jinja2
@@ -52,6 +54,55 @@ FILTERS = {
 }
 
 
+class _TemplateCache(jinja2.FileSystemBytecodeCache):
+    """Compiled templates kept between runs, like Python's __pycache__: compiling the templates
+    costs more than rendering all of a 1000-machine project's files. Jinja reuses an entry only
+    for the same template source (checksum), Jinja version and Python version; the file name
+    pattern adds the environment's syntax settings, which Jinja does not check itself. The cache
+    is an optimization only: when it cannot be written, conversion goes on without it."""
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def _cache_directory() -> str | None:
+    """$XDG_CACHE_HOME/dekube-nspawn (~/.cache/...): a private directory of this user, else None."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if not os.path.isabs(base):
+        return None
+    directory = os.path.join(base, "dekube-nspawn")
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        st = os.lstat(directory)
+    except OSError:
+        return None
+    # Code is loaded from there: only from a real directory nobody else may write to.
+    if not os.path.isdir(directory) or os.path.islink(directory) or st.st_uid != os.getuid() \
+            or st.st_mode & 0o022:
+        return None
+    return directory
+
+
+def bytecode_cache(env: jinja2.Environment, tag: str) -> jinja2.BytecodeCache | None:
+    """The compiled-template cache for `env`, or None when there is no usable cache directory.
+    `DEKUBE_NSPAWN_NO_CACHE=1` turns it off."""
+    if os.environ.get("DEKUBE_NSPAWN_NO_CACHE"):
+        return None
+    directory = _cache_directory()
+    if directory is None:
+        return None
+    syntax = (jinja2.__version__, env.block_start_string, env.block_end_string,
+              env.variable_start_string, env.variable_end_string, env.comment_start_string,
+              env.comment_end_string, env.line_statement_prefix, env.line_comment_prefix,
+              env.trim_blocks, env.lstrip_blocks, env.newline_sequence, env.keep_trailing_newline,
+              env.autoescape, env.optimized, sorted(env.extensions))
+    digest = hashlib.sha256(repr(syntax).encode()).hexdigest()[:16]
+    return _TemplateCache(directory, pattern=f"{tag}-{digest}-%s.cache")
+
+
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -64,6 +115,7 @@ def environment() -> jinja2.Environment:
         auto_reload=False,      # templates do not change while converting; skips a stat per render
     )
     env.filters.update(FILTERS)
+    env.bytecode_cache = bytecode_cache(env, "units")
     return env
 
 
