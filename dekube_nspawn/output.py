@@ -19,6 +19,7 @@ import tempfile
 
 from dekube_nspawn.emit import OutputFile
 from dekube_nspawn.errors import DekubeError
+from dekube_nspawn.jsontext import dumps_indented
 
 MANIFEST = "manifest.json"
 
@@ -34,7 +35,7 @@ def render_manifest(project: str, files: list[OutputFile]) -> OutputFile:
                 "sha256": hashlib.sha256(f.content.encode("utf-8")).hexdigest()}
                for f in sorted(files, key=lambda f: f.path)]
     body = {"generator": "dekube-nspawn", "project": project, "files": entries}
-    return OutputFile(MANIFEST, json.dumps(body, indent=2, sort_keys=True) + "\n")
+    return OutputFile(MANIFEST, dumps_indented(body, sort_keys=True) + "\n")
 
 
 def previous_files(output_dir: str) -> set[str]:

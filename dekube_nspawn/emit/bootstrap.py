@@ -14,6 +14,7 @@ import pathlib
 from dekube_nspawn.emit import OutputFile
 from dekube_nspawn.emit.scripts import helpers_dir, images_dir, render_template
 from dekube_nspawn.ir import Machine, Plan
+from dekube_nspawn.jsontext import dumps_indented
 
 _RUNTIME = pathlib.Path(__file__).resolve().parent.parent / "runtime"
 
@@ -43,7 +44,7 @@ def machine_spec(machine: Machine) -> str:
         "working_dir": p.working_dir,
         "user": p.user,
     }
-    return json.dumps(spec, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return dumps_indented(spec, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def render(plan: Plan) -> list[OutputFile]:
