@@ -12,8 +12,9 @@ import os
 import sys
 
 from dekube_nspawn.errors import DekubeError, Diagnostics, UsageError
+from dekube_nspawn.ops.verbs import DAY2_VERBS
 
-VERBS = ("config", "convert")
+VERBS = ("config", "convert") + DAY2_VERBS
 
 
 def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -51,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("positional_files", nargs="*", metavar="COMPOSE_FILE",
                    help="compose files (same as -f)")
     add_convert_options(p)
+
+    from dekube_nspawn.ops.verbs import add_parsers
+    add_parsers(sub, _global_options)
     return parser
 
 
@@ -151,10 +155,11 @@ def main(argv: list[str] | None = None, environ=None) -> int:
     args = parser.parse_args(_normalize_argv(argv))
     if not args.verb:
         parser.print_usage(sys.stderr)
-        print("dekube-nspawn: error: name a verb (config, convert) or a compose file", file=sys.stderr)
+        print(f"dekube-nspawn: error: name a verb ({', '.join(VERBS)}) or a compose file", file=sys.stderr)
         return 2
     try:
-        handler = {"config": cmd_config, "convert": cmd_convert}[args.verb]
+        from dekube_nspawn.ops.verbs import HANDLERS
+        handler = {"config": cmd_config, "convert": cmd_convert, **HANDLERS}[args.verb]
         return handler(args, environ)
     except UsageError as e:
         print(f"dekube-nspawn: error: {e}", file=sys.stderr)
