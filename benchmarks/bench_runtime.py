@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
 import hostimage  # noqa: E402
 import images  # noqa: E402
-from conftest import booted_host  # noqa: E402
+from hosts import booted_host  # noqa: E402
 from deploy import deploy, write_project  # noqa: E402
 
 
