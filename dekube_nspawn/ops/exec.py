@@ -7,6 +7,7 @@ otherwise. nsenter does the PATH lookup inside the machine and its exit code is 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 
 from dekube_nspawn.errors import DekubeError
@@ -98,13 +99,24 @@ def resolve_user(user: str, rootfs: str) -> tuple[str, str]:
     if resolved is None:
         raise DekubeError(f"user {user!r} is not known in the machine's /etc/passwd or /etc/group; "
                           "give numeric ids (-u UID[:GID])")
-    uid, _, gid = resolved.partition(":")
-    return uid, gid or "0"
+    uid, gid, _has_passwd_entry = resolved
+    return uid, gid
 
 
-def build_command(leader: int, argv: list[str], uid: str, gid: str, workdir: str) -> list[str]:
-    """-r: the machine's root; --wd: chdir inside it; -S/-G: setgid, setgroups(0), setuid."""
-    return ["nsenter", "-t", str(leader), "-m", "-u", "-i", "-n", "-p", "-r", f"--wd={workdir}",
+def nsenter_path() -> str:
+    """Found with our own PATH: the command runs with the machine's, which has no nsenter."""
+    path = shutil.which("nsenter")
+    if path is None:
+        raise DekubeError("nsenter (util-linux) is not installed on this host; exec needs it")
+    return path
+
+
+def build_command(leader: int, argv: list[str], uid: str, gid: str, workdir: str,
+                  nsenter: str = "nsenter") -> list[str]:
+    """-r: the machine's root; -S/-G: setgid, setgroups(0), setuid. nsenter opens a --wd=DIR
+    before it enters the namespaces, so DIR is named through the leader's root."""
+    wd = f"/proc/{leader}/root/{workdir.lstrip('/')}"
+    return [nsenter, "-t", str(leader), "-m", "-u", "-i", "-n", "-p", "-r", f"--wd={wd}",
             "-S", uid, "-G", gid, "--", *(argv or [DEFAULT_SHELL])]
 
 
@@ -127,5 +139,5 @@ def run(project, machine, argv, user=None, workdir=None, env_overrides=()) -> in
         uid, gid = resolve_user(user, os.path.join(project.state_dir, "machines", machine.name, "root"))
     else:
         uid, gid = payload_ids(leader, process["init"])
-    cmd = build_command(leader, list(argv), uid, gid, workdir or process["working_directory"])
+    cmd = build_command(leader, list(argv), uid, gid, workdir or process["working_directory"], nsenter_path())
     return subprocess.run(cmd, env=build_environment(process["environment"], list(env_overrides))).returncode
