@@ -36,7 +36,7 @@ def disk_usage(path: str) -> int:
         return 0
 
 
-def keys_in_use(config_root: str = locate.CONFIG_ROOT) -> dict[str, list[str]]:
+def keys_in_use(config_root: str | None = None) -> dict[str, list[str]]:
     """image key -> installed projects using it."""
     used: dict[str, list[str]] = {}
     for name in locate.installed_projects(config_root):
@@ -66,7 +66,7 @@ def mounted_keys(images_dir: str = IMAGES_DIR, mountinfo: str = "/proc/self/moun
     return keys
 
 
-def list_images(images_dir: str = IMAGES_DIR, config_root: str = locate.CONFIG_ROOT,
+def list_images(images_dir: str = IMAGES_DIR, config_root: str | None = None,
                 usage=disk_usage) -> list[ImageEntry]:
     try:
         keys = sorted(k for k in os.listdir(images_dir) if os.path.isdir(os.path.join(images_dir, k)))

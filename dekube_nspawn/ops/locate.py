@@ -106,7 +106,8 @@ class InstalledProject:
         return f"/etc/systemd/nspawn/{machine.name}.nspawn"
 
 
-def installed_projects(config_root: str = CONFIG_ROOT) -> list[str]:
+def installed_projects(config_root: str | None = None) -> list[str]:
+    config_root = config_root or CONFIG_ROOT
     try:
         names = os.listdir(config_root)
     except OSError:
@@ -153,7 +154,8 @@ def parse_port_units(socket_text: str, proxy_text: str) -> tuple[list[str], Publ
     return required, PublishedPort(listen.group(2), target.group(1), protocol)
 
 
-def load_installed(name: str, config_root: str = CONFIG_ROOT, read=_read) -> InstalledProject:
+def load_installed(name: str, config_root: str | None = None, read=_read) -> InstalledProject:
+    config_root = config_root or CONFIG_ROOT
     config_dir = os.path.join(config_root, name)
     manifest = os.path.join(config_dir, INSTALLED_FILES)
     text = read(manifest)
