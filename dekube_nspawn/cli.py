@@ -8,6 +8,8 @@ Exit codes: 0 ok, 1 invalid input or failed operation (one paragraph on stderr),
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import os
 import sys
 
@@ -117,6 +119,21 @@ def _print_warnings(diagnostics: Diagnostics) -> None:
         print(f"WARNING: {w}", file=sys.stderr)
 
 
+@contextlib.contextmanager
+def _no_cycle_collection():
+    """config and convert build large, acyclic structures that live until they return: the cyclic
+    garbage collector would walk the growing heap again and again and find nothing to free (~15%
+    of a 1000-service conversion's CPU time, more the larger the project)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+@_no_cycle_collection()
 def cmd_config(args, environ) -> int:
     from dekube_nspawn.loader import load_project
     from dekube_nspawn.render_config import render_config
@@ -137,6 +154,7 @@ def cmd_config(args, environ) -> int:
     return 0
 
 
+@_no_cycle_collection()
 def cmd_convert(args, environ) -> int:
     from dekube_nspawn.loader import load_project
     from dekube_nspawn.convert import ConvertOptions, convert_to_directory
