@@ -275,25 +275,57 @@ def test_logs_prefix_each_line_with_its_service_and_replica(installed):
     assert out == ["web      | hello", "db       | Started x.", "web      | café \ufffd", None]
 
 
-def test_logs_stream_runs_one_journalctl_for_the_units(installed):
+def journal_line(unit, message, time_us, cursor):
+    return json.dumps({"_SYSTEMD_UNIT": unit, "MESSAGE": message, "__REALTIME_TIMESTAMP": str(time_us),
+                       "__CURSOR": cursor})
+
+
+class FakeJournal:
+    """journalctl -f: prints its lines, records its command line."""
+    calls: list = []
+
+    def __init__(self, cmd, **kwargs):
+        FakeJournal.calls.append(cmd)
+        self.stdout = io.StringIO(journal_line("nspawn-demo-db.service", "live", 9, "c9") + "\nnot json\n")
+
+    def wait(self):
+        return 0
+
+
+def test_logs_without_tail_is_one_journalctl_for_all_units(installed):
     project = locate.load_installed("demo", read=reader(installed))
-    calls = []
+    FakeJournal.calls = []
+    out = io.StringIO()
+    assert logs.stream(project.machines_of(["db", "web"]), follow=True, tail=None, out=out, popen=FakeJournal) == 0
+    assert out.getvalue() == "db  | live\n"
+    cmd = FakeJournal.calls[0]
+    assert cmd[0] == "journalctl" and cmd[-1] == "-f" and "-n" not in cmd
+    assert [cmd[i + 1] for i, w in enumerate(cmd) if w == "-u"] == ["nspawn-demo-db.service", "nspawn-demo-web.service"]
 
-    class FakeJournal:
-        def __init__(self, cmd, **kwargs):
-            calls.append(cmd)
-            self.stdout = io.StringIO(json.dumps({"_SYSTEMD_UNIT": "nspawn-demo-db.service", "MESSAGE": "m"})
-                                      + "\nnot json\n")
 
-        def wait(self):
-            return 0
+def test_logs_tail_counts_per_service_and_follow_resumes_after_the_last_line(installed):
+    project = locate.load_installed("demo", read=reader(installed))
+    journal = {"nspawn-demo-db.service": [journal_line("nspawn-demo-db.service", "db old", 1, "c1"),
+                                          journal_line("nspawn-demo-db.service", "db new", 5, "c5")],
+               "nspawn-demo-web.service": [journal_line("nspawn-demo-web.service", "web", 3, "c3")]}
+    queries = []
+
+    def run(cmd, **kwargs):
+        queries.append(cmd)
+        unit = cmd[cmd.index("-u") + 1]
+        n = int(cmd[cmd.index("-n") + 1])
+        return types.SimpleNamespace(stdout="\n".join(journal[unit][-n:]) + "\n")
 
     out = io.StringIO()
-    assert logs.stream(project.machines_of(["db"]), follow=True, tail=5, out=out, popen=FakeJournal) == 0
-    assert out.getvalue() == "db | m\n"
-    cmd = calls[0]
-    assert cmd[0] == "journalctl" and ["-u", "nspawn-demo-db.service"] == cmd[cmd.index("-u"):cmd.index("-u") + 2]
-    assert cmd[-3:] == ["-n", "5", "-f"]
+    assert logs.stream(project.machines_of(["db", "web"]), follow=False, tail=1, out=out, run=run) == 0
+    assert out.getvalue() == "web | web\ndb  | db new\n"          # one line each, in time order
+    assert len(queries) == 2
+    FakeJournal.calls = []
+    out = io.StringIO()
+    logs.stream(project.machines_of(["db", "web"]), follow=True, tail=2, out=out, run=run, popen=FakeJournal)
+    assert out.getvalue() == "db  | db old\nweb | web\ndb  | db new\ndb  | live\n"
+    follow = FakeJournal.calls[0]
+    assert "--after-cursor=c5" in follow and "-n" not in follow and follow[-1] == "-f"
 
 
 # -- images --------------------------------------------------------------------------------------
@@ -375,3 +407,11 @@ def test_a_verb_on_a_project_not_installed_exits_1_with_one_paragraph(capsys, mo
         assert cli.main(["-p", "nothere", *verb], environ={}) == 1, verb
         err = capsys.readouterr().err
         assert err.startswith("dekube-nspawn: error: project 'nothere' is not installed") and err.count("\n") == 1
+
+
+def test_exec_knows_whether_the_user_switch_helpers_are_bound(installed):
+    project = locate.load_installed("demo", read=reader(installed))
+    db = project.machines_of(["db"])[0]
+    assert machine_exec.machine_process(project, db, read=reader(installed))["helpers"] is False
+    text = "[Exec]\nBoot=no\n[Files]\nBindReadOnly=/var/lib/dekube-nspawn/runtime:/run/dekube\n"
+    assert machine_exec.machine_process(project, db, read=lambda p: text)["helpers"] is True

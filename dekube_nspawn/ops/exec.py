@@ -14,6 +14,7 @@ from dekube_nspawn.errors import DekubeError
 from dekube_nspawn.ops import nspawn_settings, systemd
 
 DEFAULT_SHELL = "/bin/sh"
+HELPERS = "/run/dekube"
 
 
 class MachineNotRunning(DekubeError):
@@ -79,7 +80,10 @@ def machine_process(project, machine, read=lambda p: open(p, encoding="utf-8").r
             raise DekubeError(f"cannot read the environment of machine {machine.name}: {e}")
     env.setdefault("PATH", nspawn_settings.DEFAULT_PATH)
     return {"environment": env, "working_directory": settings["working_directory"] or "/",
-            "init": settings["process_two"]}
+            "init": settings["process_two"],
+            # the user-switch helpers (docs/runtime.md "User") are bound only for machines with a user
+            "helpers": any(line.strip().endswith(":" + HELPERS) for line in text.splitlines()
+                           if line.strip().startswith("BindReadOnly="))}
 
 
 def payload_ids(leader: int, init: bool = False) -> tuple[str, str]:
@@ -135,9 +139,17 @@ def build_environment(base: dict[str, str], overrides: list[str]) -> dict[str, s
 def run(project, machine, argv, user=None, workdir=None, env_overrides=()) -> int:
     leader = running_leader(machine)
     process = machine_process(project, machine)
+    argv = list(argv)
     if user:
-        uid, gid = resolve_user(user, os.path.join(project.state_dir, "machines", machine.name, "root"))
+        try:
+            uid, gid = resolve_user(user, os.path.join(project.state_dir, "machines", machine.name, "root"))
+        except DekubeError:
+            if not process["helpers"]:
+                raise
+            # A name the image's files do not know: setpriv resolves it inside, as the unit does.
+            from dekube_nspawn.runtime.exec_block import setpriv_prefix
+            uid, gid, argv = "0", "0", setpriv_prefix(user) + (argv or [DEFAULT_SHELL])
     else:
         uid, gid = payload_ids(leader, process["init"])
-    cmd = build_command(leader, list(argv), uid, gid, workdir or process["working_directory"], nsenter_path())
+    cmd = build_command(leader, argv, uid, gid, workdir or process["working_directory"], nsenter_path())
     return subprocess.run(cmd, env=build_environment(process["environment"], list(env_overrides))).returncode

@@ -8,15 +8,37 @@ import subprocess
 import sys
 
 
-def journalctl_command(units: list[str], follow: bool, tail: int | None) -> list[str]:
-    cmd = ["journalctl", "--no-pager", "-o", "json", "--output-fields=MESSAGE,_SYSTEMD_UNIT,UNIT,_PID,SYSLOG_IDENTIFIER"]
+FIELDS = "MESSAGE,_SYSTEMD_UNIT,UNIT"   # json output always adds __CURSOR and __REALTIME_TIMESTAMP
+
+
+def journalctl_command(units: list[str], follow: bool = False, tail: int | None = None,
+                       after_cursor: str | None = None) -> list[str]:
+    cmd = ["journalctl", "--no-pager", "-o", "json", f"--output-fields={FIELDS}"]
     for unit in units:
         cmd += ["-u", unit]
-    if tail is not None:
+    if after_cursor:
+        cmd.append(f"--after-cursor={after_cursor}")
+    elif tail is not None:
         cmd += ["-n", str(tail)]
     if follow:
         cmd.append("-f")
     return cmd
+
+
+def parse_entries(text: str) -> list[dict]:
+    entries = []
+    for line in text.splitlines():
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            continue
+    return entries
+
+
+def merge_tails(per_unit: list[list[dict]]) -> list[dict]:
+    """The last N lines of each unit (docker compose's --tail is per container), in time order."""
+    merged = [e for entries in per_unit for e in entries]
+    return sorted(merged, key=lambda e: int(e.get("__REALTIME_TIMESTAMP") or 0))
 
 
 def message_text(value) -> str:
@@ -43,21 +65,37 @@ def service_labels(machines) -> dict[str, str]:
     return {m.unit: f"{m.service}-{m.replica}" if m.service in scaled else m.service for m in machines}
 
 
-def stream(machines, follow: bool, tail: int | None, out=sys.stdout, popen=subprocess.Popen) -> int:
+def stream(machines, follow: bool, tail: int | None, out=sys.stdout, popen=subprocess.Popen,
+           run=subprocess.run) -> int:
     labels = service_labels(machines)
     width = max((len(v) for v in labels.values()), default=0)
-    proc = popen(journalctl_command(list(labels), follow, tail), stdout=subprocess.PIPE, text=True,
+
+    def emit(entry) -> None:
+        text = format_entry(entry, labels, width)
+        if text is not None:
+            out.write(text + "\n")
+            out.flush()
+
+    after_cursor = None
+    if tail is not None:
+        # One bounded query per unit, merged by time; following resumes after the last line shown.
+        per_unit = [parse_entries(run(journalctl_command([u], tail=tail), capture_output=True, text=True,
+                                      encoding="utf-8", errors="replace").stdout) for u in labels]
+        backlog = merge_tails(per_unit)
+        for entry in backlog:
+            emit(entry)
+        if not follow:
+            return 0
+        after_cursor = max(backlog, key=lambda e: int(e.get("__REALTIME_TIMESTAMP") or 0),
+                           default={}).get("__CURSOR")
+        if after_cursor is None:
+            tail = 0
+    proc = popen(journalctl_command(list(labels), follow, tail, after_cursor), stdout=subprocess.PIPE, text=True,
                  encoding="utf-8", errors="replace")
     try:
         for line in proc.stdout:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            text = format_entry(entry, labels, width)
-            if text is not None:
-                out.write(text + "\n")
-                out.flush()
+            for entry in parse_entries(line):
+                emit(entry)
     except KeyboardInterrupt:
         proc.terminate()
     return proc.wait()

@@ -135,7 +135,9 @@ def test_up_ps_logs_exec_down(fresh_host, tmp_path):
     assert any(line.startswith("worker") and line.split("|", 1)[1].strip() == "hello-from-worker"
                for line in logs.splitlines() if "|" in line), logs
     assert "web" not in {line.split("|")[0].strip() for line in logs.splitlines() if "|" in line}
-    assert "hello-from-worker" in dk(host, "/", "-p", "ops", "logs", "--tail", "50").stdout
+    # --tail counts per service, like docker compose's per container.
+    tail = dk(host, "/", "-p", "ops", "logs", "--tail", "1").stdout.splitlines()
+    assert sorted(line.split("|")[0].strip() for line in tail) == ["tool", "web", "worker"], tail
 
     # exec into an image with no shell: the image's PATH finds busybox, the exit code comes back.
     r = dk(host, "/", "-p", "ops", "exec", "tool", "busybox", "sh", "-c", "exit 7", check=False)
@@ -208,6 +210,9 @@ services:
     for directory in (keeper, gone):
         host.copy_in(directory, str(directory))
         dk(host, str(directory), "up")
+    # pull: bootstrap.sh --pull of the installed project, from any directory.
+    pulled = dk(host, "/", "-p", "keeper", "pull")
+    assert BUSYBOX in pulled.stdout + pulled.stderr
     before = image_dirs(host)
     assert len(before) == 2, before
     listed = {row["key"]: row for row in json.loads(dk(host, "/", "images", "--format", "json").stdout)}
