@@ -350,7 +350,7 @@ def test_images_in_use_by_installed_projects_or_mounts_are_kept(tmp_path, instal
     by_key = {e.key: e for e in entries}
     assert by_key[key].used_by == ["demo"]
     assert by_key["mounted-2"].used_by == ["(mounted)"] and by_key["unused-1"].used_by == []
-    removed = images.prune(entries, remove=lambda p: os.rename(p, p + ".removed"))
+    removed = images.prune(entries, remove=lambda p: os.rename(p, p + ".removed") or True)
     assert "unused-1" in [e.key for e in removed] and "mounted-2" not in [e.key for e in removed]
     assert "2.5MB" in images.format_table(entries)
 
@@ -415,3 +415,37 @@ def test_exec_knows_whether_the_user_switch_helpers_are_bound(installed):
     assert machine_exec.machine_process(project, db, read=reader(installed))["helpers"] is False
     text = "[Exec]\nBoot=no\n[Files]\nBindReadOnly=/var/lib/dekube-nspawn/runtime:/run/dekube\n"
     assert machine_exec.machine_process(project, db, read=lambda p: text)["helpers"] is True
+
+
+def test_prune_keeps_an_image_bootstrap_is_pulling(tmp_path):
+    import fcntl
+    busy, idle = tmp_path / "busy", tmp_path / "idle"
+    for d in (busy, idle):
+        (d / "oci").mkdir(parents=True)
+    with open(busy / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)          # what bootstrap.sh's `flock "$lock"` holds
+        assert images.remove_unless_locked(str(busy)) is False
+        assert images.remove_unless_locked(str(idle)) is True
+    assert busy.exists() and not idle.exists()
+
+
+def test_up_counts_only_failed_units_as_not_up(monkeypatch):
+    from dekube_nspawn.ops import lifecycle
+    states = {"a.service": "active", "job.service": "inactive", "bad.service": "failed"}
+    monkeypatch.setattr(systemd, "show", lambda units, props=(): {u: {"ActiveState": states[u]} for u in units})
+    assert lifecycle.failed_units(list(states)) == {"bad.service": "failed"}
+
+
+def test_start_stop_restart_name_the_units_or_the_whole_project(installed, monkeypatch):
+    from dekube_nspawn.ops import lifecycle
+    project = locate.load_installed("demo", read=reader(installed))
+    calls = []
+    monkeypatch.setattr(systemd, "systemctl", lambda *args: calls.append(args) or 0)
+    lifecycle.control("restart", project, project.machines_of(["web"]))
+    lifecycle.control("start", project, [])
+    lifecycle.control("stop", project, [])
+    assert calls[0] == ("restart", "nspawn-demo-web.service")
+    assert calls[1] == ("start", "dekube-demo.target")
+    # Stopping a target returns before its units are down: every installed unit is named.
+    assert calls[2][0] == "stop" and set(calls[2][1:]) >= {"dekube-demo.target", "nspawn-demo-db.service",
+                                                          "dekube-demo-web-health.service"}

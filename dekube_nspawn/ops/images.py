@@ -4,6 +4,7 @@ An image is in use when an installed project's machine unit names its key (`root
 or a mounted overlay still reads from it."""
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -103,11 +104,26 @@ def format_json(entries: list[ImageEntry]) -> str:
     return json.dumps([asdict(e) for e in entries], indent=2) + "\n"
 
 
-def prune(entries: list[ImageEntry], remove=shutil.rmtree) -> list[ImageEntry]:
+def remove_unless_locked(path: str) -> bool:
+    """bootstrap.sh holds `<image>/.lock` (flock) while it pulls or unpacks the image: an image
+    being pulled right now is kept; otherwise it is removed under that same lock."""
+    try:
+        fd = os.open(os.path.join(path, ".lock"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError:
+        fd = None
+    try:
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+        shutil.rmtree(path)
+        return True
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def prune(entries: list[ImageEntry], remove=remove_unless_locked) -> list[ImageEntry]:
     """Remove every image no installed project uses; returns the removed ones."""
-    removed = []
-    for entry in entries:
-        if not entry.in_use:
-            remove(entry.path)
-            removed.append(entry)
-    return removed
+    return [entry for entry in entries if not entry.in_use and remove(entry.path)]

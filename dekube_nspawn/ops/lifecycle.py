@@ -25,9 +25,10 @@ def run_script(path: str, *args: str) -> None:
 
 
 def failed_units(units: list[str]) -> dict[str, str]:
+    """Units that failed; one that ran and exited cleanly (a one-off job) is no failure, as a
+    container that exited 0 is none for `docker compose up -d`."""
     states = systemd.show(units, ("ActiveState", "SubState"))
-    return {u: p.get("ActiveState", "") for u, p in states.items()
-            if p.get("ActiveState") not in ("active", "reloading")}
+    return {u: p.get("ActiveState", "") for u, p in states.items() if p.get("ActiveState") == "failed"}
 
 
 def up(output_dir: str, target: str, machine_units: list[str], bootstrap_args=()) -> None:
