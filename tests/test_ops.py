@@ -449,3 +449,18 @@ def test_start_stop_restart_name_the_units_or_the_whole_project(installed, monke
     # Stopping a target returns before its units are down: every installed unit is named.
     assert calls[2][0] == "stop" and set(calls[2][1:]) >= {"dekube-demo.target", "nspawn-demo-db.service",
                                                           "dekube-demo-web-health.service"}
+
+
+def test_day2_verbs_on_a_named_project_need_only_the_standard_library(tmp_path):
+    """Hosts run them with a plain python3: no yaml, jinja2 or jsonschema is imported."""
+    import subprocess
+    import sys
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from dekube_nspawn.cli import main\n"
+            "for verb in (['ps'], ['logs'], ['exec', 'a', 'b'], ['down'], ['stop'], ['pull']):\n"
+            "    assert main(['-p', 'nothere', *verb]) == 1\n"
+            "main(['images'])\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('yaml', 'jinja2', 'jsonschema')))")
+    proc = subprocess.run([sys.executable, "-S", "-c", code, repo], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "[]"

@@ -46,9 +46,14 @@ def publish_noshell_image(host, work: pathlib.Path) -> None:
 
 
 def dk(host, cwd: str, *args: str, check: bool = True, timeout: float = 240):
-    """`python3 -m dekube_nspawn ARGS` in the test host, from `cwd`."""
+    """`python3 -m dekube_nspawn ARGS` in the test host, from `cwd`, by the host's python3. Only
+    `up`, and a verb that finds its project by reading the compose file, need the converter's
+    libraries (yaml...); every other verb runs on the standard library alone, so it gets the
+    repository and nothing else."""
+    needs_loader = "up" in args or "-p" not in args[:2]
+    path = f"{REPO}:{SITE_PACKAGES}" if needs_loader else str(REPO)
     return host.run(["sh", "-c", 'cd "$1" && shift && exec "$@"', "dk", cwd, "python3", "-m", "dekube_nspawn", *args],
-                    env={"PYTHONPATH": f"{REPO}:{SITE_PACKAGES}"}, check=check, timeout=timeout)
+                    env={"PYTHONPATH": path}, check=check, timeout=timeout)
 
 
 def ps(host, project: str) -> dict[str, dict]:
