@@ -63,16 +63,34 @@ def _exchange(a: str, b: str) -> bool:
     raise OSError(err, os.strerror(err), b)
 
 
-def _walk_files(root: str) -> list[str]:
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
-            out.append(os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/"))
-    return sorted(out)
+def _scan(root: str) -> tuple[list[str], list[str]]:
+    """(files, empty directories) under `root`, relative and "/"-separated, files sorted. A
+    symlink counts as a file, even to a directory (it is not followed). Unreadable directories
+    are skipped, as os.walk does. One scandir pass: no per-entry stat or relpath."""
+    files: list[str] = []
+    empty: list[str] = []
+
+    def walk(directory: str, prefix: str) -> None:
+        try:
+            with os.scandir(directory) as it:
+                entries = list(it)
+        except OSError:
+            return
+        if not entries and prefix:
+            empty.append(prefix[:-1])
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                walk(entry.path, prefix + entry.name + "/")
+            else:
+                files.append(prefix + entry.name)
+
+    walk(root, "")
+    return sorted(files), empty
 
 
 def _carry_foreign(output_dir: str, staging: str, ours: set[str], new_paths: set[str]) -> None:
-    for rel in _walk_files(output_dir):
+    files, empty_dirs = _scan(output_dir)
+    for rel in files:
         if rel in ours:
             continue
         if rel in new_paths:
@@ -86,16 +104,15 @@ def _carry_foreign(output_dir: str, staging: str, ours: set[str], new_paths: set
             shutil.copy2(src, dst)
     # Empty directories are foreign too (the tool never leaves one); a directory that held only
     # the tool's files goes with them.
-    for dirpath, dirnames, filenames in os.walk(output_dir):
-        if not dirnames and not filenames and dirpath != output_dir:
-            os.makedirs(os.path.join(staging, os.path.relpath(dirpath, output_dir)), exist_ok=True)
+    for rel in empty_dirs:
+        os.makedirs(os.path.join(staging, rel), exist_ok=True)
 
 
 def _write_tree(staging: str, files: list[OutputFile]) -> None:
     made = {staging}
     for f in files:
-        path = os.path.join(staging, *f.path.split("/"))
-        parent = os.path.dirname(path)
+        path = f"{staging}/{f.path}"            # f.path: plain, relative, "/"-separated
+        parent = path.rpartition("/")[0]
         if parent not in made:
             os.makedirs(parent, mode=0o755, exist_ok=True)
             made.add(parent)
