@@ -169,9 +169,17 @@ def test_up_ps_logs_exec_down(fresh_host, tmp_path):
     assert r.returncode == 1 and "worker is not running" in r.stderr and "\n" not in r.stderr.strip(), r.stderr
     r = dk(host, "/", "-p", "ops", "exec", "nosuch", "true", check=False)
     assert r.returncode == 1 and "no such service: nosuch" in r.stderr, r.stderr
-    # start brings the one service back.
+    # start brings the one service back; stop stops it alone.
     dk(host, "/", "-p", "ops", "start", "worker")
     assert ps(host, "ops")["worker"]["state"] == "active (running)"
+    # logs -f follows until interrupted (^C), the backlog first.
+    followed = host.run(["timeout", "-s", "INT", "3", "python3", "-m", "dekube_nspawn", "-p", "ops", "logs", "-f",
+                         "--tail", "5", "worker"], env={"PYTHONPATH": str(REPO)}, check=False)
+    assert followed.returncode in (124, 130), followed
+    assert [line for line in followed.stdout.splitlines() if line.endswith("| hello-from-worker")], followed.stdout
+    dk(host, "/", "-p", "ops", "stop", "worker")
+    rows = ps(host, "ops")
+    assert rows["worker"]["state"] == "inactive (dead)" and rows["tool"]["state"] == "active (running)"
 
     # down from another directory: nothing left but the named volume's data (no --volumes).
     dk(host, "/tmp", "-p", "ops", "down")
