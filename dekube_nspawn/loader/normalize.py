@@ -155,6 +155,8 @@ class _Context:
         if not svc.get("networks") and not svc.get("network_mode") and not svc.get("provider"):
             svc["networks"] = {"default": None}
         self.implicit_dependencies(svc)
+        if svc.get("pull_policy") == "if_not_present":
+            svc["pull_policy"] = "missing"  # the legacy spelling of the same policy
         if isinstance(svc.get("models"), list):
             svc["models"] = {m: None for m in svc["models"]}
         self.device_requests(svc, path)
