@@ -464,3 +464,18 @@ def test_day2_verbs_on_a_named_project_need_only_the_standard_library(tmp_path):
     proc = subprocess.run([sys.executable, "-S", "-c", code, repo], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == "[]"
+
+
+def test_up_with_p_and_no_compose_file_starts_the_installed_project(installed, tmp_path, monkeypatch):
+    from dekube_nspawn.ops import lifecycle
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(locate, "_read", reader(installed))
+    monkeypatch.setattr(locate, "load_installed",
+                        lambda name, config_root=None, read=None, _load=locate.load_installed:
+                        _load(name, config_root, reader(installed)))
+    started = []
+    monkeypatch.setattr(lifecycle, "up_installed", lambda project, args: started.append((project.name, args)))
+    assert cli.main(["-p", "demo", "up", "-d", "--pull"], environ={}) == 0
+    assert started == [("demo", ["--pull"])]
+    # Not named: the missing compose file is the error.
+    assert cli.main(["up"], environ={}) == 1

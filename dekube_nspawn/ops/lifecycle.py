@@ -36,6 +36,16 @@ def up(output_dir: str, target: str, machine_units: list[str], bootstrap_args=()
     the start jobs of the units it wants (health gates included)."""
     run_script(os.path.join(output_dir, "install.sh"))
     run_script(os.path.join(output_dir, "bootstrap.sh"), *bootstrap_args)
+    start_target(target, machine_units)
+
+
+def up_installed(project, bootstrap_args=()) -> None:
+    """`up -p NAME` without the compose files: the installed bootstrap.sh, then the target."""
+    run_script(os.path.join(project.config_dir, "bootstrap.sh"), *bootstrap_args)
+    start_target(project.target, [m.unit for m in project.machines])
+
+
+def start_target(target: str, machine_units: list[str]) -> None:
     code = systemd.systemctl("start", target)
     bad = failed_units(machine_units)
     if code != 0 or bad:

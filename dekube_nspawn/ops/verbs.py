@@ -86,7 +86,15 @@ def cmd_up(args, environ) -> int:
     from dekube_nspawn.ops import lifecycle
     from dekube_nspawn.planning.names import project_id
     diagnostics = Diagnostics()
-    project = load_project(load_options_from_args(args, environ), diagnostics)
+    try:
+        project = load_project(load_options_from_args(args, environ), diagnostics)
+    except DekubeError as e:
+        # `up -p NAME` away from the compose files: an installed project is started as installed.
+        if not args.project_name or args.files or args.output_dir or "no configuration file" not in str(e):
+            raise
+        installed = locate.load_installed(locate.project_name_from_args(args, environ))
+        lifecycle.up_installed(installed, bootstrap_args(args))
+        return 0
     output_dir = os.path.abspath(args.output_dir or lifecycle.default_output_dir(project.project_dir))
     options = ConvertOptions(output_dir=output_dir, resolve_images=args.resolve_images)
     code = convert_to_directory(project, options, diagnostics)
@@ -95,10 +103,13 @@ def cmd_up(args, environ) -> int:
     if code:
         return code
     name = project_id(project.name)
-    bootstrap_args = (["--pull"] if args.pull else []) + (["--from", args.source] if args.source else [])
     machine_units = sorted(f for f in os.listdir(output_dir) if f.startswith("nspawn-") and f.endswith(".service"))
-    lifecycle.up(output_dir, f"dekube-{name}.target", machine_units, bootstrap_args)
+    lifecycle.up(output_dir, f"dekube-{name}.target", machine_units, bootstrap_args(args))
     return 0
+
+
+def bootstrap_args(args) -> list[str]:
+    return (["--pull"] if args.pull else []) + (["--from", args.source] if args.source else [])
 
 
 def cmd_down(args, environ) -> int:

@@ -180,6 +180,9 @@ def test_up_ps_logs_exec_down(fresh_host, tmp_path):
     dk(host, "/", "-p", "ops", "stop", "worker")
     rows = ps(host, "ops")
     assert rows["worker"]["state"] == "inactive (dead)" and rows["tool"]["state"] == "active (running)"
+    # up -p NAME away from the compose file starts the installed project as installed.
+    dk(host, "/tmp", "-p", "ops", "up")
+    assert ps(host, "ops")["worker"]["state"] == "active (running)"
 
     # down from another directory: nothing left but the named volume's data (no --volumes).
     dk(host, "/tmp", "-p", "ops", "down")
