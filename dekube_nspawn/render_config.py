@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+from dekube_nspawn.loader.units import go_json_float
+
 _GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
@@ -20,12 +22,32 @@ def render_config(project, fmt: str = "json") -> str:
 
 
 def render_json(data) -> str:
-    text = json.dumps(data, indent=2, ensure_ascii=False)
+    floats: dict[str, str] = {}
+    extensions = {k: _go_floats(v, floats) for k, v in data.items() if k.startswith("x-")}
+    text = json.dumps(dict(data, **extensions) if floats else data, indent=2, ensure_ascii=False)
+    for token, spelled in floats.items():
+        text = text.replace(f'"{token}"', spelled)
     if any(c in text for c in _GO_ESCAPES):
         # These characters can only occur inside JSON strings, so a plain replace is exact.
         for raw, escaped in _GO_ESCAPES.items():
             text = text.replace(raw, escaped)
     return text
+
+
+def _go_floats(value, floats: dict):
+    """Extension values may hold any float; where Go spells one differently from Python
+    (`1e-7` vs `1e-07`, `0.00001` vs `1e-05`) put a token in its place to swap after dumping."""
+    if isinstance(value, dict):
+        return {k: _go_floats(v, floats) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_go_floats(v, floats) for v in value]
+    if isinstance(value, float):
+        spelled = go_json_float(value)
+        if spelled != repr(value):
+            token = f"\ufdd0dekube-float-{len(floats)}\ufdd0"
+            floats[token] = spelled
+            return token
+    return value
 
 
 def render_yaml(data) -> str:

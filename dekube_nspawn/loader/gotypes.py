@@ -306,11 +306,14 @@ def _struct(value, name: str) -> dict:
 
 
 def _raw(value):
-    """Extension values are map[string]any: maps print sorted, the rest as is."""
+    """Extension values are map[string]any: maps print sorted, the rest as is, except that an
+    integral float prints as digits in Go (`2.0` -> `2`), which reads back as an int."""
     if isinstance(value, dict):
         return {str(k): _raw(value[k]) for k in sorted(value, key=str)}
     if isinstance(value, list):
         return [_raw(v) for v in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return int(units.go_json_float(value))  # Go's shortest digits, not the exact binary value
     return value
 
 

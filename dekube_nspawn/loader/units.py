@@ -7,6 +7,8 @@ a message meant for the user; the caller adds file and key path.
 """
 from __future__ import annotations
 
+import decimal
+import math
 import re
 import struct
 
@@ -118,14 +120,40 @@ def go_string(value) -> str:
 
 
 def go_float(value: float) -> str:
-    """strconv.FormatFloat(v, 'f' or 'e', -1, 64) as Go's fmt prints a float64."""
-    if value == int(value) and abs(value) < 1e21:
-        return str(int(value))
-    text = repr(value)
-    if "e" in text:
-        mantissa, exp = text.split("e")
-        exp_i = int(exp)
-        if -4 <= exp_i < 21:
-            return f"{value:f}".rstrip("0").rstrip(".") if exp_i < 0 else str(int(value))
-        return f"{mantissa}e{'-' if exp_i < 0 else '+'}{abs(exp_i):02d}"
-    return text
+    """fmt.Sprint of a float64 (`%v`): strconv 'g' with the shortest digits, which switches to an
+    exponent below 1e-4 or from 1e6 (`1e+06`, `1.2345675e+06`)."""
+    return _format_float(value, "v")
+
+
+def go_json_float(value: float) -> str:
+    """encoding/json of a float64: 'f' between 1e-6 and 1e21, else 'e' with `e-07` cleaned to `e-7`."""
+    return _format_float(value, "json")
+
+
+def _format_float(value: float, style: str) -> str:
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if math.isnan(value):
+        return "NaN"
+    if value == 0:
+        return "-0" if style == "v" and math.copysign(1, value) < 0 else "0"
+    sign, digit_tuple, exponent = decimal.Decimal(repr(value)).normalize().as_tuple()
+    digits = "".join(map(str, digit_tuple))
+    point = len(digits) + exponent          # position of the decimal point in `digits`
+    exp = point - 1
+    if style == "v":
+        exponential = exp < -4 or exp >= 6
+    else:
+        exponential = abs(value) < 1e-6 or abs(value) >= 1e21
+    if exponential:
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        text = f"{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+        if style == "json" and exp < 0 and abs(exp) < 10:
+            text = f"{mantissa}e-{abs(exp)}"
+    elif point <= 0:
+        text = "0." + "0" * -point + digits
+    elif point >= len(digits):
+        text = digits + "0" * (point - len(digits))
+    else:
+        text = digits[:point] + "." + digits[point:]
+    return ("-" if sign else "") + text
