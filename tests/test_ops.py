@@ -479,3 +479,26 @@ def test_up_with_p_and_no_compose_file_starts_the_installed_project(installed, t
     assert started == [("demo", ["--pull"])]
     # Not named: the missing compose file is the error.
     assert cli.main(["up"], environ={}) == 1
+
+
+def test_up_recreates_only_running_machines_whose_definition_changed():
+    from dekube_nspawn.ops import lifecycle
+    before = {"a.service": "1", "b.service": "2", "new.service": None, "stopped.service": "3"}
+    after = {"a.service": "1", "b.service": "changed", "new.service": "4", "stopped.service": "changed"}
+    states = {u: {"ActiveState": "active"} for u in before} | {"stopped.service": {"ActiveState": "inactive"}}
+    assert lifecycle.changed_machines(before, after, states) == ["b.service"]
+
+
+def test_machine_fingerprint_covers_unit_nspawn_and_env_file(installed):
+    from dekube_nspawn.ops import lifecycle
+    tree = {f"/etc/systemd/system/nspawn-demo-db.service": installed["/etc/systemd/system/nspawn-demo-db.service"],
+            "/etc/systemd/nspawn/demo-db.nspawn": installed["/etc/systemd/nspawn/demo-db.nspawn"]}
+
+    def fingerprint():
+        return lifecycle.machine_fingerprint("nspawn-demo-db.service",
+                                             read=lambda p: tree[p].encode() if p in tree else None)
+    first = fingerprint()
+    assert first == fingerprint()
+    tree["/etc/systemd/nspawn/demo-db.nspawn"] += "Environment=NEW=1\n"
+    assert fingerprint() != first
+    assert lifecycle.machine_fingerprint("nspawn-nothere.service", read=lambda p: None) is None

@@ -2,13 +2,19 @@
 work (install.sh, bootstrap.sh, uninstall.sh are the one implementation of each step)."""
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 
 from dekube_nspawn.errors import DekubeError
-from dekube_nspawn.ops import systemd
+from dekube_nspawn.ops import locate, systemd
+
+UNIT_DIR = "/etc/systemd/system"
+NSPAWN_DIR = "/etc/systemd/nspawn"
+IMAGES_DIR = os.path.join(locate.STATE_ROOT, "images")
 
 
 def default_output_dir(project_directory: str) -> str:
@@ -31,11 +37,56 @@ def failed_units(units: list[str]) -> dict[str, str]:
     return {u: p.get("ActiveState", "") for u, p in states.items() if p.get("ActiveState") == "failed"}
 
 
-def up(output_dir: str, target: str, machine_units: list[str], bootstrap_args=()) -> None:
-    """install.sh, bootstrap.sh, then start the target: `systemctl start` of a target waits for
-    the start jobs of the units it wants (health gates included)."""
+def machine_fingerprint(unit: str, read=None) -> str | None:
+    """What a running machine was started from: its unit, its installed .nspawn and env file, and
+    the image bundle its key points to. None when the unit is not installed."""
+    read = read or _read_bytes
+    unit_text = read(os.path.join(UNIT_DIR, unit))
+    if unit_text is None:
+        return None
+    machine = unit[len("nspawn-"):-len(".service")]
+    digest = hashlib.sha256(unit_text)
+    parsed = locate.parse_machine_unit(unit_text.decode("utf-8", "replace"), unit)
+    for path in (os.path.join(NSPAWN_DIR, machine + ".nspawn"), parsed and parsed.env_file):
+        digest.update(b"\0" + (read(path) or b"") if path else b"\0")
+    if parsed and parsed.image_key:
+        try:
+            digest.update(os.readlink(os.path.join(IMAGES_DIR, parsed.image_key, "current")).encode())
+        except OSError:
+            pass
+    return digest.hexdigest()
+
+
+def _read_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def changed_machines(before: dict, after: dict, states: dict) -> list[str]:
+    """Running machines whose definition or image changed: recreated like compose recreates
+    containers (new ones are started by the target; stopped ones start with the new files)."""
+    return sorted(u for u, old in before.items()
+                  if old is not None and after.get(u) != old
+                  and states.get(u, {}).get("ActiveState") in ("active", "activating", "reloading"))
+
+
+def up(output_dir: str, target: str, machine_units: list[str], bootstrap_args=(),
+       fingerprint=machine_fingerprint) -> None:
+    """install.sh, bootstrap.sh, restart the running machines whose files or image changed, then
+    start the target: `systemctl start` of a target waits for the start jobs of the units it
+    wants (health gates included)."""
+    before = {u: fingerprint(u) for u in machine_units}
     run_script(os.path.join(output_dir, "install.sh"))
     run_script(os.path.join(output_dir, "bootstrap.sh"), *bootstrap_args)
+    after = {u: fingerprint(u) for u in machine_units}
+    changed = changed_machines(before, after, systemd.show(machine_units, ("ActiveState",)))
+    if changed:
+        print(f"recreating {', '.join(changed)} (definition or image changed)", file=sys.stderr)
+        if systemd.systemctl("restart", *changed) != 0:
+            raise DekubeError(f"restarting {', '.join(changed)} failed; `dekube-nspawn logs` shows why")
     start_target(target, machine_units)
 
 

@@ -191,8 +191,16 @@ def test_up_ps_logs_exec_down(fresh_host, tmp_path):
     r = dk(host, "/", "-p", "ops", "ps", check=False)
     assert r.returncode == 1 and "not installed" in r.stderr, r.stderr
 
-    # up again, then down --volumes deletes the data.
+    # up again; up after a change recreates only the changed machine; down --volumes deletes the data.
     dk(host, str(project_dir), "up")
+    web_since = host.unit_timestamp("nspawn-ops-web.service")
+    worker_since = host.unit_timestamp("nspawn-ops-worker.service")
+    host.write_file(f"{project_dir}/compose.yml", OPS_COMPOSE.replace("echo hello-from-worker", "echo hello-again"))
+    r = dk(host, str(project_dir), "up")
+    assert "recreating nspawn-ops-worker.service" in r.stderr, r.stderr
+    assert host.unit_timestamp("nspawn-ops-worker.service") > worker_since
+    assert host.unit_timestamp("nspawn-ops-web.service") == web_since
+    wait_for(lambda: "hello-again" in dk(host, "/", "-p", "ops", "logs", "worker").stdout, "the new command's line")
     dk(host, str(project_dir), "down", "--volumes")
     assert leftovers(host, "ops") == []
     assert host.run(["test", "-e", f"{STATE}/ops/volumes/ops_data"], check=False).returncode != 0
