@@ -109,6 +109,12 @@ def test_consistency_errors(tmp_path, capsys, text, expected):
     ("services:\n  a:\n    image: x\n    ports: ['1.2.3:80:80']\n", ":4:5: services.a.ports: invalid IP address: 1.2.3"),
     ("services:\n  a:\n    image: x\n    command: 'echo \"unterminated'\n",
      ":4:5: services.a.command: invalid command line"),
+    ("services:\n  a:\n    image: x\n    cpus: .inf\n", ":4:5: services.a.cpus: inf is not a usable number"),
+    ("services:\n  a:\n    image: x\n    cpus: 1e40\n", ":4:5: services.a.cpus: 1e+40 is not a usable number"),
+    ("services:\n  a:\n    image: x\n    stop_grace_period: 99999999999999999999h\n",
+     ":4:5: services.a.stop_grace_period: duration '99999999999999999999h' is out of range"),
+    ("services:\n  a:\n    image: x\n    mem_limit: 99999999999999999999999p\n",
+     ":4:5: services.a.mem_limit: size '99999999999999999999999p' is out of range"),
 ])
 def test_values_that_cannot_be_decoded(tmp_path, capsys, text, expected):
     rc, _, err = run_config(tmp_path, text, capsys)

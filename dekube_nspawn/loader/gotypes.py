@@ -252,7 +252,7 @@ def marshal(value, typ):
         return _SCALARS[typ](value)
     except DecodeError:
         raise
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, OverflowError) as e:
         raise DecodeError(str(e)) from None
 
 

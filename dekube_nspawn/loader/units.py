@@ -43,6 +43,8 @@ def parse_duration(value) -> int:
         if frac:
             total += int(frac) * scale // 10 ** len(frac)
         pos = m.end()
+    if total > _INT64_MAX:
+        raise ValueError(f"duration {value!r} is out of range")
     return sign * total
 
 
@@ -76,6 +78,7 @@ def _decimal(value: int, scale: int) -> str:
     return f"{whole}.{digits}"
 
 
+_INT64_MAX = (1 << 63) - 1
 _RAM = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
 _RAM_SCALE = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
@@ -92,13 +95,21 @@ def parse_bytes(value) -> int:
     if not m:
         raise ValueError(f"invalid size: {value!r} (use a number and an optional unit: 512m, 1g, 100k)")
     number, unit = m.groups()
-    return int(float(number) * (_RAM_SCALE[unit.lower()] if unit else 1))
+    size = int(float(number) * (_RAM_SCALE[unit.lower()] if unit else 1))
+    if size > _INT64_MAX:
+        raise ValueError(f"size {value!r} is out of range")
+    return size
 
 
 def float32(value: float):
     """The value Go prints for a float32: the shortest decimal that maps to the same float32.
     Integral values come back as int, as `json.loads` of Go's output would give them."""
-    f = struct.unpack("f", struct.pack("f", float(value)))[0]
+    try:
+        f = struct.unpack("f", struct.pack("f", float(value)))[0]
+    except OverflowError:
+        f = math.inf
+    if not math.isfinite(f):
+        raise ValueError(f"{value} is not a usable number")
     if f == int(f) and abs(f) < 1e21:
         return int(f)
     for precision in range(1, 10):
