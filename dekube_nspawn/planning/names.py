@@ -15,10 +15,10 @@ IFNAME_MAX = 15                # Linux IFNAMSIZ - 1
 BRIDGE_PREFIX = "dk-"
 VETH_PREFIX = "vd"
 
-_LABEL_OK = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
-_PROJECT_OK = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_COMPONENT_OK = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-_HOSTNAME_OK = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_LABEL_OK = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z")
+_PROJECT_OK = re.compile(r"^[a-z0-9][a-z0-9_-]*\Z")
+_COMPONENT_OK = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
+_HOSTNAME_OK = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 
 
 def short_hash(text: str, length: int = 8) -> str:
