@@ -7,8 +7,6 @@ carries every other (foreign) file over unchanged.
 """
 from __future__ import annotations
 
-import ctypes
-import difflib
 import errno
 import hashlib
 import json
@@ -50,6 +48,7 @@ def previous_files(output_dir: str) -> set[str]:
 
 def _exchange(a: str, b: str) -> bool:
     """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False when unsupported."""
+    import ctypes      # here: only a run that replaces an existing output directory needs it
     libc = ctypes.CDLL(None, use_errno=True)
     func = getattr(libc, "renameat2", None)
     if func is None:
@@ -164,6 +163,7 @@ def write_output(output_dir: str, files: list[OutputFile]) -> None:
 def diff_output(output_dir: str, files: list[OutputFile]) -> str:
     """A unified diff from the existing output to `files` (empty: identical). Foreign files are
     ignored; the previous run's files that would disappear show as removed."""
+    import difflib     # here: only --check needs it
     out = []
     new = {f.path: f for f in files}
     old_paths = previous_files(output_dir) if os.path.isdir(output_dir) else set()

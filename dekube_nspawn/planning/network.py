@@ -1,6 +1,7 @@
 """Networks: bridges, subnets, addresses, each machine's interfaces, network modes, /etc/hosts."""
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 
@@ -275,6 +276,12 @@ def _free_addresses(subnet: str, used: set):
     return (addr for addr in ipaddress.ip_network(subnet).hosts() if addr not in used)
 
 
+@functools.lru_cache(maxsize=None)
+def _prefix_length(subnet: str) -> int:
+    """Parsed once per network, not once per machine (ip_network is slow to construct)."""
+    return ipaddress.ip_network(subnet).prefixlen
+
+
 def plan_interfaces(ctx: Context, service: str, svc, replica: int, machine: str,
                     att: Attachment, networks: dict[str, ir.Network],
                     addresses: dict[tuple[str, str], str]) -> tuple[ir.Interface, ...]:
@@ -297,7 +304,7 @@ def plan_interfaces(ctx: Context, service: str, svc, replica: int, machine: str,
         out.append(ir.Interface(
             network=net, bridge=network.bridge, host_name=names.veth_name(machine, net),
             name=f"eth{index}", address=addresses[(machine, net)],
-            prefix_length=ipaddress.ip_network(network.subnet).prefixlen,
+            prefix_length=_prefix_length(network.subnet),
             gateway=network.gateway, aliases=tuple(str(a) for a in cfg.get("aliases") or ()),
             mac_address=str(mac) if mac else None))
     if svc_mac and not att.networks:
