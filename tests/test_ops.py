@@ -502,3 +502,20 @@ def test_machine_fingerprint_covers_unit_nspawn_and_env_file(installed):
     tree["/etc/systemd/nspawn/demo-db.nspawn"] += "Environment=NEW=1\n"
     assert fingerprint() != first
     assert lifecycle.machine_fingerprint("nspawn-nothere.service", read=lambda p: None) is None
+
+
+def test_up_stops_the_units_a_new_conversion_no_longer_has():
+    from dekube_nspawn.ops import lifecycle
+    installed_units = ["dekube-p.target", "nspawn-p-a.service", "nspawn-p-gone.service",
+                       "dekube-p-gone-tcp-80.socket", "dekube-p-gone-tcp-80.service"]
+    output = ["dekube-p.target", "nspawn-p-a.service", "p-a.nspawn", "install.sh"]
+    assert lifecycle.orphans(installed_units, output) == [
+        "dekube-p-gone-tcp-80.service", "dekube-p-gone-tcp-80.socket", "nspawn-p-gone.service"]
+
+
+def test_orphan_layers_are_removed_unless_still_mounted(tmp_path):
+    from dekube_nspawn.ops import lifecycle
+    for m in ("p-gone", "p-kept"):
+        (tmp_path / "machines" / m / "upper").mkdir(parents=True)
+    lifecycle.remove_machine_layers(str(tmp_path), ["p-gone", "p-never-existed"])
+    assert sorted(os.listdir(tmp_path / "machines")) == ["p-kept"]

@@ -73,12 +73,37 @@ def changed_machines(before: dict, after: dict, states: dict) -> list[str]:
                   and states.get(u, {}).get("ActiveState") in ("active", "activating", "reloading"))
 
 
+def remove_machine_layers(state_dir: str, machines: list[str]) -> None:
+    """The container layer (and anonymous volumes) of machines no longer in the project: the new
+    uninstall.sh does not know them, so nothing else would ever remove them. A root still mounted
+    (the machine did not stop) is kept."""
+    for machine in machines:
+        layer = os.path.join(state_dir, "machines", machine)
+        if os.path.ismount(os.path.join(layer, "root")):
+            print(f"warning: {layer}/root is still mounted; kept", file=sys.stderr)
+            continue
+        shutil.rmtree(layer, ignore_errors=True)
+
+
+def orphans(installed_units: list[str], output_files: list[str]) -> list[str]:
+    """Units of the installed project that the new conversion no longer has (compose's orphans)."""
+    new = set(output_files)
+    return sorted(u for u in installed_units if u not in new and u.endswith((".service", ".socket")))
+
+
 def up(output_dir: str, target: str, machine_units: list[str], bootstrap_args=(),
-       fingerprint=machine_fingerprint) -> None:
+       fingerprint=machine_fingerprint, orphan_units=(), state_dir: str | None = None) -> None:
     """install.sh, bootstrap.sh, restart the running machines whose files or image changed, then
     start the target: `systemctl start` of a target waits for the start jobs of the units it
     wants (health gates included)."""
     before = {u: fingerprint(u) for u in machine_units}
+    if orphan_units:
+        # install.sh removes their files; a unit whose file is gone would keep running unmanaged.
+        print(f"stopping {', '.join(orphan_units)} (no longer in the project)", file=sys.stderr)
+        systemd.systemctl("stop", *orphan_units)
+        if state_dir:
+            remove_machine_layers(state_dir, [u[len("nspawn-"):-len(".service")] for u in orphan_units
+                                              if u.startswith("nspawn-") and u.endswith(".service")])
     run_script(os.path.join(output_dir, "install.sh"))
     run_script(os.path.join(output_dir, "bootstrap.sh"), *bootstrap_args)
     after = {u: fingerprint(u) for u in machine_units}

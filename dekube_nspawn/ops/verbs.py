@@ -103,8 +103,15 @@ def cmd_up(args, environ) -> int:
     if code:
         return code
     name = project_id(project.name)
-    machine_units = sorted(f for f in os.listdir(output_dir) if f.startswith("nspawn-") and f.endswith(".service"))
-    lifecycle.up(output_dir, f"dekube-{name}.target", machine_units, bootstrap_args(args))
+    output_files = os.listdir(output_dir)
+    machine_units = sorted(f for f in output_files if f.startswith("nspawn-") and f.endswith(".service"))
+    try:
+        installed_units = locate.load_installed(name).units()
+    except locate.ProjectNotInstalled:
+        installed_units = []
+    lifecycle.up(output_dir, f"dekube-{name}.target", machine_units, bootstrap_args(args),
+                 orphan_units=lifecycle.orphans(installed_units, output_files),
+                 state_dir=os.path.join(locate.STATE_ROOT, name))
     return 0
 
 

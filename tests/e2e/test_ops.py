@@ -195,12 +195,21 @@ def test_up_ps_logs_exec_down(fresh_host, tmp_path):
     dk(host, str(project_dir), "up")
     web_since = host.unit_timestamp("nspawn-ops-web.service")
     worker_since = host.unit_timestamp("nspawn-ops-worker.service")
-    host.write_file(f"{project_dir}/compose.yml", OPS_COMPOSE.replace("echo hello-from-worker", "echo hello-again"))
+    changed = OPS_COMPOSE.replace("echo hello-from-worker", "echo hello-again")
+    host.write_file(f"{project_dir}/compose.yml", changed)
     r = dk(host, str(project_dir), "up")
-    assert "recreating nspawn-ops-worker.service" in r.stderr, r.stderr
+    assert "recreating nspawn-ops-worker.service (" in r.stderr, r.stderr
     assert host.unit_timestamp("nspawn-ops-worker.service") > worker_since
     assert host.unit_timestamp("nspawn-ops-web.service") == web_since
     wait_for(lambda: "hello-again" in dk(host, "/", "-p", "ops", "logs", "worker").stdout, "the new command's line")
+    # A service removed from the file: its machine is stopped and gone (compose's orphans).
+    tool_block = changed[changed.index("  tool:"):changed.index("volumes:\n  data")]
+    host.write_file(f"{project_dir}/compose.yml", changed.replace(tool_block, ""))
+    r = dk(host, str(project_dir), "up")
+    assert "stopping nspawn-ops-tool.service" in r.stderr, r.stderr
+    assert set(ps(host, "ops")) == {"web", "worker"}
+    assert host.unit_state("nspawn-ops-tool.service") in ("inactive", "failed")
+    assert host.run(["test", "-e", "/run/netns/ops-tool"], check=False).returncode != 0
     dk(host, str(project_dir), "down", "--volumes")
     assert leftovers(host, "ops") == []
     assert host.run(["test", "-e", f"{STATE}/ops/volumes/ops_data"], check=False).returncode != 0
