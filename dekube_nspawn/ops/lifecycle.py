@@ -156,12 +156,10 @@ def control(verb: str, project, machines) -> int:
     if machines:
         return systemd.systemctl(verb, *[m.unit for m in machines])
     if verb == "stop":
-        units = [u for u in project.units()]
-        code = systemd.systemctl("stop", *units)
-        return code
+        return systemd.systemctl("stop", *project.units())
     if verb == "restart":
-        code = systemd.systemctl("restart", *[m.unit for m in project.machines])
-        return code or systemd.systemctl("start", project.target)
+        return (systemd.systemctl("restart", *[m.unit for m in project.machines])
+                or systemd.systemctl("start", project.target))
     return systemd.systemctl("start", project.target)
 
 

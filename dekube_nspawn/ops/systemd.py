@@ -46,13 +46,3 @@ def systemctl(*args: str) -> int:
     """systemctl with its own output going to the user (errors included)."""
     return subprocess.run(["systemctl", *args]).returncode
 
-
-def wait_inactive(units: list[str], timeout: float = 120) -> dict[str, str]:
-    """`systemctl stop TARGET` returns before its units are down (field notes): poll them."""
-    deadline = time.monotonic() + timeout
-    states = {}
-    while True:
-        states = {u: p.get("ActiveState", "") for u, p in show(units, ("ActiveState",)).items()}
-        if all(s in ("inactive", "failed") for s in states.values()) or time.monotonic() > deadline:
-            return states
-        time.sleep(0.2)
