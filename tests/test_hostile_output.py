@@ -1,0 +1,219 @@
+"""Hostile names and values end to end, through the command line: output stays inside the output
+directory, mounts stay on what the compose file names, a failed run leaves the previous output as
+it was, file modes follow the policy, every invalid corpus case is refused in one paragraph, and
+healthcheck commands read back byte-exact by bash."""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import shutil
+import stat
+import subprocess
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import goldens
+from conftest import CORPUS
+from test_fuzz import ENVIRON, assert_cli_clean, assert_inside, examples, odd_text, run_cli
+
+TOOL_DIRS = ("/var/lib/dekube-nspawn/{p}/", "/run/dekube-nspawn/{p}/", "/etc/dekube-nspawn/{p}/")
+
+EVIL = """\
+name: evil
+services:
+  "..":
+    image: busybox
+    volumes:
+      - "..:/data"
+      - "./a/../b:/b"
+      - "dots..:/x/../../y"
+      - type: bind
+        source: /srv/../srv/shared
+        target: /shared
+    secrets:
+      - source: s
+        target: ../../../etc/shadow
+    configs:
+      - source: c
+        target: ../c.conf
+  x:
+    image: busybox
+    volumes:
+      - "..:/up"
+volumes:
+  "..": {}
+  "dots..":
+    name: "../../escape"
+secrets:
+  s:
+    file: ../outside-secret.txt
+configs:
+  c:
+    file: ./../../c.conf
+"""
+
+
+def tree(root: pathlib.Path) -> dict:
+    return {str(p.relative_to(root)): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def bind_sources(out: pathlib.Path) -> list[str]:
+    """Host sides of every Bind=/BindReadOnly= (nspawn escapes a `:` in a path as `\\:`)."""
+    sources = []
+    for f in out.glob("*.nspawn"):
+        for m in re.finditer(r"^Bind(?:ReadOnly)?=((?:[^:\\\n]|\\.)*)", f.read_text(), re.M):
+            sources.append(re.sub(r"\\(.)", r"\1", m.group(1)))
+    return sources
+
+
+def test_dot_dot_and_slash_names_never_leave_the_output_dir_or_the_named_paths(tmp_path):
+    project = tmp_path / "p" / "q"
+    project.mkdir(parents=True)
+    (project / "compose.yaml").write_text(EVIL)
+    (tmp_path / "p" / "outside-secret.txt").write_text("s\n")
+    (tmp_path / "c.conf").write_text("c\n")
+    out = tmp_path / "out"
+    rc, err = run_cli(["-f", "compose.yaml", "convert", "-o", str(out)], project)
+    assert_cli_clean(rc, err)
+    assert rc == 0, err
+    assert_inside(out)
+    listed = {e["path"] for e in json.loads((out / "manifest.json").read_text())["files"]}
+    assert listed == {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} - {"manifest.json"}
+    for path in listed:
+        assert ".." not in path.split("/") and not path.startswith("/"), path
+    # Every host path mounted into a machine is one the compose file names (resolved the way
+    # Compose resolves it) or lies in the tool's own per-project state directories.
+    named = {str(tmp_path / "p"), str(project / "b"), "/srv/shared"}
+    sources = bind_sources(out)
+    assert sources
+    for source in sources:
+        assert os.path.normpath(source) == source, source
+        assert source in named or any(source.startswith(d.format(p="evil")) for d in TOOL_DIRS), source
+    # The file secrets are read from where the compose file says, nowhere else.
+    prepare = (out / "lib" / "prepare.sh").read_text()
+    assert str(tmp_path / "p" / "outside-secret.txt") in prepare
+
+
+@pytest.mark.parametrize("bad", [
+    "services:\n  web:\n    image: [\n",                        # YAML error
+    "services:\n  web:\n    image: busybox\n    ports: [x]\n",   # schema error
+    "services:\n  web:\n    image: busybox\n    command: ${NOPE?must be set}\n",  # interpolation
+    "services:\n  web:\n    image: busybox\n    depends_on: [db]\n",  # consistency
+    "services:\n  web:\n    image: busybox\n    environment:\n      A: \"a\\x00b\"\n",  # conversion
+])
+def test_any_failure_leaves_the_previous_output_as_it_was(tmp_path, bad):
+    """Loader, planner and emitter failures alike: the previous output, foreign files included,
+    is untouched, and nothing is left beside it (no staging directory)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(goldens.FIXTURES.parent / "examples" / "hello" / "compose.yaml", project / "compose.yaml")
+    out = tmp_path / "out"
+    rc, err = run_cli(["-f", "compose.yaml", "convert", "-o", str(out)], project)
+    assert rc == 0, err
+    (out / "NOTES.txt").write_text("mine\n")
+    before = tree(out)
+    (project / "compose.yaml").write_text(bad)
+    rc, err = run_cli(["-f", "compose.yaml", "convert", "-o", str(out)], project)
+    assert rc == 1
+    assert_cli_clean(rc, err)
+    assert tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "project"]
+
+
+def test_file_modes_follow_the_policy_and_secret_values_stay_out(tmp_path, monkeypatch):
+    """Scripts 0755 (health/*.sh are sourced: 0644); the .nspawn and env files carry the compose
+    environment: 0600; everything else 0644; all root-owned. Secret values never reach the output
+    directory: install.sh reads them from the environment or the named file at install time."""
+    from test_convert_cli import FAKE_SKOPEO
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "skopeo").write_text(FAKE_SKOPEO)
+    (bindir / "skopeo").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    fixtures = goldens.FIXTURES
+    files = []
+    env_extra = {"API_TOKEN": "tok-VALUE-1234", "DB_PASSWORD": "pw-VALUE-5678"}
+    monkeypatch.setattr("test_fuzz.ENVIRON", {**ENVIRON, **env_extra})
+    for case in ("secrets-configs", "resolved-image", "health-deps", "warnings"):
+        src = tmp_path / case
+        shutil.copytree(fixtures / case, src, ignore=shutil.ignore_patterns("expected"))
+        out = tmp_path / f"{case}.out"
+        argv = ["-f", "compose.yaml", "convert", "-o", str(out)]
+        rc, err = run_cli(argv + (["--resolve-images"] if case == "resolved-image" else []), src)
+        assert rc == 0, err
+        for p in out.rglob("*"):
+            if p.is_file():
+                files.append((out, p))
+                for value in env_extra.values():
+                    assert value.encode() not in p.read_bytes(), p
+        secret_text = (src / "db_password.txt").read_bytes() if (src / "db_password.txt").exists() else None
+        if secret_text:
+            assert not any(secret_text.strip() in p.read_bytes() for _, p in files if p.is_relative_to(out))
+    kinds = set()
+    for out, p in files:
+        rel = str(p.relative_to(out))
+        mode = stat.S_IMODE(p.stat().st_mode)
+        assert p.stat().st_uid == os.geteuid()
+        if rel.endswith(".nspawn") or rel.startswith("env/"):
+            want = 0o600
+        elif rel.endswith(".sh") and not rel.startswith("health/"):
+            want = 0o755
+        else:
+            want = 0o644
+        kinds.add((rel.rsplit(".", 1)[-1], want))
+        assert mode == want, (rel, oct(mode))
+    assert {("nspawn", 0o600), ("env", 0o600), ("sh", 0o755), ("sh", 0o644), ("service", 0o644)} <= kinds
+
+
+def _invalid_corpus_cases():
+    if not CORPUS.is_dir():
+        return []
+    from test_conformance import KNOWN     # cases we knowingly accept (listed with the reason)
+    return sorted(case for p in CORPUS.glob("*/*/expected.rc")
+                  if p.read_text().strip() != "0" and (case := str(p.parent.relative_to(CORPUS))) not in KNOWN)
+
+
+@pytest.mark.parametrize("case", _invalid_corpus_cases())
+def test_invalid_corpus_case_is_refused_in_one_paragraph_by_the_cli(case, tmp_path):
+    """test_conformance checks the loader raises a DekubeError; here the command line: exit 1,
+    one `dekube-nspawn: error:` line, no internal error, no output directory."""
+    rc, err = run_cli(["-p", case.split("/")[1], "-f", "compose.yaml", "convert", "-o", str(tmp_path / "out")],
+                      CORPUS / case)
+    assert rc == 1, err
+    assert_cli_clean(rc, err)
+    assert not (tmp_path / "out").exists()
+
+
+# --- healthcheck commands: the generated health/<m>.sh read back by bash ------------------------
+
+def _compose_word(word: str) -> str:
+    return word.replace("$", "$$")      # compose interpolates; `$$` is a literal `$`
+
+
+@given(words=st.lists(odd_text, min_size=1, max_size=4), shell=st.booleans())
+@examples(80)
+def test_healthcheck_command_reads_back_byte_exact(tmp_path_factory, words, shell):
+    d = tmp_path_factory.mktemp("hc")
+    test = ["CMD-SHELL", " ".join(words)] if shell else ["CMD"] + words
+    doc = {"name": "hc", "services": {"web": {"image": "busybox", "healthcheck": {
+        "test": [test[0]] + [_compose_word(w) for w in test[1:]]}}}}
+    (d / "compose.yaml").write_text(json.dumps(doc))
+    rc, err = run_cli(["-f", "compose.yaml", "convert", "-o", "out"], d)
+    assert_cli_clean(rc, err)
+    if rc == 1:
+        return      # refused with a clear message (e.g. a NUL byte no target can carry)
+    script = d / "out" / "health" / "hc-web.sh"
+    r = subprocess.run(["bash", "-c", 'set -eu; source "$1"; printf "%s\\0" "${HEALTH_TEST[@]}"', "x", str(script)],
+                       capture_output=True, env=ENVIRON)
+    assert r.returncode == 0 and not r.stderr, r.stderr
+    argv = r.stdout.split(b"\0")[:-1]
+    expected = [w.encode("utf-8", "surrogateescape") for w in test[1:]]
+    if shell:
+        assert argv[-2:] == [b"-c", expected[0]] and argv[0].endswith(b"sh"), argv
+    else:
+        assert argv == expected
