@@ -22,6 +22,7 @@ import io
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import tempfile
@@ -35,6 +36,7 @@ from hypothesis import strategies as st
 import consumers
 from dekube_nspawn import cli
 from dekube_nspawn.convert import ConvertOptions, render_project
+from dekube_nspawn.emit.nspawn_settings import RUNTIME_HELPERS_HOST
 from dekube_nspawn.errors import DekubeError, Diagnostics
 from dekube_nspawn.loader import LoadOptions, load_project
 from dekube_nspawn.output import write_output
@@ -79,6 +81,10 @@ image = st.sampled_from(["busybox:1.36", "alpine", "docker.io/library/nginx:1.25
 abs_path = st.builds(lambda parts: "/" + "/".join(parts),
                      st.lists(st.text(alphabet="aZ09_.@+-", min_size=1, max_size=12).filter(
                          lambda p: p not in (".", "..")), min_size=1, max_size=3))
+# Bind sources of the long syntax (no `:` splitting there): `:`, `\\`, spaces, `%` must survive.
+odd_path = st.builds(lambda parts: "/" + "/".join(parts),
+                     st.lists(st.text(alphabet="aZ09_.@+-:\\ %#=,", min_size=1, max_size=12).filter(
+                         lambda p: p not in (".", "..") and p.strip() == p), min_size=1, max_size=3))
 env_names = st.builds(lambda a, b: a + b, st.sampled_from("aZ_"), st.text(alphabet="aZ09_", max_size=15))
 hostnames = st.builds(lambda a, b: a + b, st.sampled_from("ab"), st.text(alphabet="az09-", max_size=20))
 environment = st.one_of(
@@ -135,7 +141,7 @@ def service(draw, others, volume_names, network_names, secret_names):
             if volume_names and draw(st.booleans()):
                 vols.append(f"{draw(st.sampled_from(volume_names))}:{target}")
             else:
-                vols.append({"type": "bind", "source": draw(abs_path), "target": target,
+                vols.append({"type": "bind", "source": draw(st.one_of(abs_path, odd_path)), "target": target,
                              "read_only": draw(st.booleans())})
         targets = set()
         svc["volumes"] = [v for v in vols if (t := v["target"] if isinstance(v, dict) else v.split(":")[1])
@@ -342,6 +348,27 @@ def assert_inside(out: pathlib.Path) -> None:
         assert p.resolve().is_relative_to(root), p
 
 
+TOOL_DIRS = ("/var/lib/dekube-nspawn/{p}/", "/run/dekube-nspawn/{p}/", "/etc/dekube-nspawn/{p}/")
+_BIND = re.compile(r"^Bind(?:ReadOnly)?=((?:[^:\\\n]|\\.)*)", re.M)
+
+
+def assert_mounts_are_named_or_owned(doc, project: str, files) -> None:
+    """Every host path bound into a machine is a bind source the document names (read back
+    byte-exact through nspawn's `\\:` escaping) or lies in the tool's per-project directories."""
+    named = {v["source"] for svc in doc["services"].values() for v in svc.get("volumes", ())
+             if isinstance(v, dict)}
+    owned = tuple(d.format(p=project) for d in TOOL_DIRS)
+    shared = f"/var/lib/dekube-nspawn/{RUNTIME_HELPERS_HOST}"    # the tool's helpers (read-only)
+    for f in files:
+        if not f.path.endswith(".nspawn"):
+            continue
+        for m in _BIND.finditer(f.content):
+            source = re.sub(r"\\(.)", r"\1", m.group(1))
+            assert source in named or source == shared or \
+                (source.startswith(owned) and ".." not in source.split("/")), \
+                (f.path, source, named)
+
+
 # --- properties ---------------------------------------------------------------------------------
 
 def test_valid_documents_convert_and_their_output_passes_the_consumers(tmp_path):
@@ -362,7 +389,8 @@ def test_valid_documents_convert_and_their_output_passes_the_consumers(tmp_path)
             stats["refused"] += 1
             return
         stats["converted"] += 1
-        project = json.loads(files[-1].content)["project"] if files[-1].path == "manifest.json" else None
+        project = json.loads(files[-1].content)["project"]
+        assert_mounts_are_named_or_owned(doc, project, files)
         if stats["converted"] % 20 == 1 and project not in seen_projects and len(sample) < 10 * SCALE:
             seen_projects.add(project)
             out = tmp_path / f"o{len(sample)}"
