@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import signal
 import sys
 import tempfile
 
@@ -35,13 +36,24 @@ def _require_root_and_tools() -> None:
         pytest.skip(f"{images.BUSYBOX} (busybox-static) is missing")
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @pytest.fixture(scope="session")
 def session_dir():
-    """Scratch space of the whole e2e session on a disk filesystem (not /tmp)."""
+    """Scratch space of the whole e2e session on a disk filesystem (not /tmp).
+
+    While it exists, SIGTERM (a CI timeout, `timeout`, kill) interrupts pytest like Ctrl-C, so
+    fixtures still power their hosts off: a SIGTERM'd pytest would orphan a running host."""
     _require_root_and_tools()
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     path = pathlib.Path(tempfile.mkdtemp(prefix="dekube-e2e-", dir="/var/tmp"))
-    yield path
-    remove_tree(path)
+    try:
+        yield path
+        remove_tree(path)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.fixture(scope="session")
