@@ -404,6 +404,16 @@ def test_include_projects(case):
 # --- hand-written scenarios: file-level features ---------------------------------------------
 
 SCENARIOS = {
+    # Braces inside operands: compose-go's greedy pattern, cut at the first balancing `}`.
+    "interpolation-braces-in-operands": dict(files={
+        "compose.yaml": ("services:\n  web:\n    image: img\n    labels:\n"
+                         "      a: '${A:-{}$${Y}'\n      b: '${A:-{}}'\n      c: ':+${A-{}{}'\n"
+                         "      d: '${B:-{x}}'\n      e: '${A:-}x}'\n      f: 'x${B:-a}b}c'\n"
+                         "      g: '${B:-${A:-q}}z}'\n      h: 'a$5 $ $}'\n"),
+    }, env={"A": "a"}),
+    "interpolation-brace-in-operand-invalid": dict(files={
+        "compose.yaml": "services:\n  web:\n    image: img\n    labels:\n      l: '${A:-{}${A}'\n",
+    }, env={"A": "a"}),
     "extends-other-file-in-subdir": dict(files={
         "compose.yaml": ("services:\n  web:\n    extends: {file: common/base.yml, service: app}\n"
                          "    environment: [X=1]\nvolumes:\n  named: {}\n"),

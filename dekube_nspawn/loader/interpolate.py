@@ -43,10 +43,19 @@ class InvalidTemplate(Exception):
         self.template = template
 
 
-def _closing_brace(s: str, start: int) -> int:
-    """Index of the `}` closing the `${` at `start`; only `${` opens (compose-go's rule)."""
+# compose-go's template pattern, as Docker Compose v2.40.3 runs it: the operand of a braced
+# substitution is greedy (`.*` up to the last `}` of the line), then cut back at the first `}`
+# that closes every `{` seen (`_first_closing_brace`). Reproducing the pattern rather than
+# parsing braces "properly" is what keeps odd templates such as `${A:-{}$${Y}` identical.
+_PATTERN = re.compile(
+    r"\$(?i:(?P<escaped>\$)|(?P<named>[_a-z][_a-z0-9]*)"
+    r"|\{(?:(?P<braced>[_a-z][_a-z0-9]*(?::?[-+?].*)?)\}|(?P<invalid>)))")
+
+
+def _first_closing_brace(s: str) -> int:
+    """compose-go's getFirstBraceClosingIndex: every `{` opens (and hides the next character)."""
     depth = 0
-    i = start
+    i = 0
     n = len(s)
     while i < n:
         c = s[i]
@@ -54,7 +63,7 @@ def _closing_brace(s: str, start: int) -> int:
             depth -= 1
             if depth == 0:
                 return i
-        elif c == "$" and i + 1 < n and s[i + 1] == "{":
+        if c == "{":
             depth += 1
             i += 1
         i += 1
@@ -67,33 +76,34 @@ def substitute(template: str, lookup: Callable[[str], str | None], unset: list |
     if "$" not in template:
         return template
     out = []
-    i = 0
-    n = len(template)
-    while i < n:
-        j = template.find("$", i)
-        if j < 0:
-            out.append(template[i:])
-            break
-        out.append(template[i:j])
-        nxt = template[j + 1] if j + 1 < n else ""
-        if nxt == "$":
-            out.append("$")
-            i = j + 2
-        elif nxt == "{":
-            end = _closing_brace(template, j)
-            if end < 0:
-                raise InvalidTemplate(template)
-            out.append(_braced(template[j + 2:end], template, lookup, unset))
-            i = end + 1
-        else:
-            m = _NAME.match(template, j + 1)
-            if m:
-                out.append(_plain(m.group(0), lookup, unset))
-                i = m.end()
-            else:  # `$` before anything else stays as it is, like compose
-                out.append("$")
-                i = j + 1
+    pos = 0
+    for m in _PATTERN.finditer(template):
+        out.append(template[pos:m.start()])
+        pos = m.end()
+        out.append(_replace(m.group(0), template, lookup, unset))
+    out.append(template[pos:])
     return "".join(out)
+
+
+def _replace(matched: str, template: str, lookup, unset) -> str:
+    cut = _first_closing_brace(matched)
+    rest = ""
+    if cut > -1:
+        matched, rest = matched[:cut + 1], matched[cut + 1:]
+    m = _PATTERN.search(matched)
+    if m.group("escaped"):
+        return "$"
+    if m.group("named"):
+        return _plain(m.group("named"), lookup, unset)
+    content = m.group("braced")
+    if not content:
+        raise InvalidTemplate(template)
+    name = _NAME.match(content).group(0)
+    after = content[len(name):]
+    op = next((o for o in _OPERATORS if after.startswith(o)), None)
+    if op is None:
+        return _plain(content, lookup, unset)
+    return _apply(op, name, after[len(op):], lookup, unset) + substitute(rest, lookup, unset)
 
 
 def _plain(name, lookup, unset):
@@ -105,19 +115,9 @@ def _plain(name, lookup, unset):
     return value
 
 
-def _braced(content: str, template: str, lookup, unset) -> str:
-    m = _NAME.match(content)
-    if not m:
-        raise InvalidTemplate(template)
-    name = m.group(0)
-    rest = content[m.end():]
-    if not rest:
-        return _plain(name, lookup, unset)
-    op = next((o for o in _OPERATORS if rest.startswith(o)), None)
-    if op is None:
-        raise InvalidTemplate(template)
+def _apply(op: str, name: str, operand: str, lookup, unset) -> str:
     # compose-go interpolates the operand before looking at the variable
-    operand = substitute(rest[len(op):], lookup, unset)
+    operand = substitute(operand, lookup, unset)
     value = lookup(name)
     if op == ":-":
         return operand if not value else value
