@@ -217,3 +217,48 @@ def test_healthcheck_command_reads_back_byte_exact(tmp_path_factory, words, shel
         assert argv[-2:] == [b"-c", expected[0]] and argv[0].endswith(b"sh"), argv
     else:
         assert argv == expected
+
+
+# --- names compose allows that machine, interface and unit names do not ------------------------
+
+compose_names = st.builds(lambda a, b: a + b, st.sampled_from("aZ09"),
+                          st.text(alphabet="abcxyzABC0189-_.", max_size=90))
+
+
+@given(services=st.lists(compose_names, min_size=1, max_size=5, unique_by=str.lower),
+       networks=st.lists(compose_names, min_size=1, max_size=3, unique=True),
+       project=st.builds(lambda a, b: a + b, st.sampled_from("a0"), st.text(alphabet="az09_-", max_size=70)))
+@examples(60)
+def test_names_map_to_valid_distinct_machines_units_and_interfaces(tmp_path_factory, services, networks, project):
+    """Through the command line: one machine per service, each name valid for machinectl and
+    unique; one bridge per network within the 15-byte interface limit; no two units share a
+    file; the mapping is deterministic (a second run writes the same names)."""
+    d = tmp_path_factory.mktemp("names")
+    doc = {"name": project, "networks": {n: None for n in networks},
+           "services": {s: {"image": "busybox", "networks": networks} for s in services}}
+    (d / "compose.yaml").write_text(json.dumps(doc))
+    outs = []
+    for run in ("a", "b"):
+        rc, err = run_cli(["-f", "compose.yaml", "convert", "-o", run], d)
+        assert_cli_clean(rc, err)
+        assert rc == 0, err
+        outs.append(sorted(str(p.relative_to(d / run)) for p in (d / run).rglob("*")))
+    assert outs[0] == outs[1]
+    out = d / "a"
+    assert_inside(out)
+    machines = [p.stem for p in out.glob("*.nspawn")]
+    assert len(machines) == len(services)
+    for m in machines:
+        assert re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?", m), m
+        assert (out / f"nspawn-{m}.service").is_file()
+    bridges = [p.stem for p in out.glob("*.netdev")]
+    assert len(bridges) == len(networks)
+    for b in bridges:
+        assert 0 < len(b.encode()) <= 15 and re.fullmatch(r"[a-zA-Z0-9_.-]+", b), b
+    # netns.sh up MACHINE (IFNAME BRIDGE HOSTVETH ADDR GW)...: the host-side veth of each network
+    veths = {word for p in out.glob("nspawn-*.service")
+             for line in re.findall(r"netns\.sh up (.*)", p.read_text())
+             for word in line.split()[1:][2::5]}
+    assert len(veths) == len(services) * len(networks)
+    for v in veths:
+        assert len(v.encode()) <= 15, v
