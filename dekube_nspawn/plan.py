@@ -71,9 +71,18 @@ def _effective(image: ir.Image | None, proc: ir.Process, key_path) -> ir.Effecti
         eff = runtime_process.effective_process(defaults, compose)
     except runtime_process.ProcessError as exc:
         raise ConversionError(f"image {image.reference}: {exc}", key_path=key_path) from None
+    if _names_an_account(eff["user"]):
+        # A user or group by name resolves in the image's own /etc/passwd and /etc/group (Docker:
+        # `USER app` runs with app's primary gid); only bootstrap.sh has the unpacked image, so
+        # it completes this machine's process as it does for an unresolved image.
+        return None
     return ir.EffectiveProcess(argv=tuple(eff["argv"]),
                                environment=tuple((k, v) for k, v in eff["environment"]),
                                working_dir=eff["working_dir"], user=eff["user"])
+
+
+def _names_an_account(user: str | None) -> bool:
+    return bool(user) and not all(part.isdigit() for part in user.split(":") if part)
 
 
 def _namespace(att, machine: str, interfaces, machine_names, attachments, addresses):

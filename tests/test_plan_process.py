@@ -80,6 +80,19 @@ def test_effective_process_only_with_resolved_image():
     assert machine(plan({"web": {"image": "app"}})[0], "web").effective is None
 
 
+def test_resolved_image_with_a_named_user_is_completed_by_bootstrap():
+    # The primary gid of a named user is in the image's /etc/passwd, which only bootstrap.sh sees.
+    from dekube_nspawn.emit.bootstrap import unresolved_machines
+    cfg = ir.ImageConfig(entrypoint=("/init",), cmd=None, env=(), working_dir=None, user="app",
+                         digest="sha256:" + "3" * 64)
+    opts = PlanOptions(image_configs={"app": cfg})
+    p, _ = plan({"named": {"image": "app"}, "numeric": {"image": "app", "user": "1000:1000"},
+                 "group": {"image": "app", "user": "1000:staff"}}, options=opts)
+    assert machine(p, "named").effective is None and machine(p, "group").effective is None
+    assert machine(p, "numeric").effective.user == "1000:1000"
+    assert {m.service for m in unresolved_machines(p)} == {"named", "group"}
+
+
 def test_labels_are_kept():
     p, _ = plan({"web": {"image": "busybox", "labels": {"b": "2$$x", "a": "1"}}})
     assert machine(p, "web").labels == (("a", "1"), ("b", "2$x"))

@@ -31,7 +31,9 @@ def _embeddable(name: str) -> tuple[str, str]:
 
 
 def unresolved_machines(plan: Plan) -> list[Machine]:
-    return [m for m in plan.machines if m.image is not None and m.image.resolved is None]
+    """Machines whose process bootstrap.sh completes from the unpacked image: the image was not
+    resolved at conversion, or the process runs as a user named in the image's passwd."""
+    return [m for m in plan.machines if m.image is not None and m.effective is None]
 
 
 def machine_spec(machine: Machine) -> str:
