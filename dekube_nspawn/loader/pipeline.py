@@ -135,7 +135,8 @@ def load_model(sources, ctx: Context) -> dict:
 def load_document(raw, filename: str, merged: dict, ctx: Context) -> dict:
     if not isinstance(raw, dict):
         raise ComposeFileError("top-level object must be a mapping", file=filename)
-    check_string_keys(raw, filename)
+    if not yaml_stage.has_string_keys(raw):  # the YAML fast path has already checked
+        check_string_keys(raw, filename)
     unset: list[str] = []
     cfg = (interpolate_stage.interpolate(raw, ctx.environ, filename=filename, warnings=unset)
            if ctx.interpolate else raw)

@@ -266,6 +266,141 @@ else:  # pragma: no cover
             _Resolver.__init__(self)
 
 
+# --- fast path: plain documents built straight from the C parser's events -----------------------
+#
+# Composing nodes (a Python resolver call and two Mark objects per node) and running them through
+# SafeConstructor (tag lookup, generators for deep construction, flatten_mapping) costs ~6x the C
+# parse itself. Almost every compose file uses only untagged scalars, mappings, sequences and
+# anchors, so `_fast_documents` builds those directly from the event stream, checking duplicate
+# and non-string keys as it goes. Anything else (an explicit tag other than !!str/!!map/!!seq, a
+# merge key `<<`, a timestamp, a non-string or duplicate key, an undefined, duplicate or recursive
+# anchor, deep nesting, any parse error) raises `_Unsupported` or the parser's own error, and
+# `parse_documents` re-reads the text with the full `_Loader` above, which gives the result or the
+# error exactly as before. Tags are resolved as CParser does: none or `!` -> resolver.
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAGS = (None, "!", "tag:yaml.org,2002:map")
+_SEQ_TAGS = (None, "!", "tag:yaml.org,2002:seq")
+# Deeper documents take the full loader, so that its recursion limit (and message) still apply.
+_FAST_MAX_DEPTH = 64
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _plain(value):
+    """The value go-yaml gives an untagged plain scalar (what `_Constructor` builds for it)."""
+    tag = resolve_plain(value)
+    if tag == "tag:yaml.org,2002:str":
+        if value == "<<":
+            raise _Unsupported  # merge key
+        return value
+    if tag == _NULL_TAG:
+        return None
+    if tag == _BOOL_TAG:
+        return value.lower() == "true"
+    if tag == _INT_TAG:
+        return _go_parse_int(value)
+    if tag == _FLOAT_TAG:
+        if value in _SPECIAL_FLOATS:
+            return _SPECIAL_FLOATS[value]
+        return float(value.replace("_", ""))
+    raise _Unsupported  # timestamps
+
+
+_NO_KEY = object()  # a mapping frame waiting for its next key
+
+
+def _fast_documents(text: str):
+    """[(document, whether `_refuse_alias_bomb` must look at it)] for `text`, or `_Unsupported` / a YAML error (see above)."""
+    E = pyyaml.events
+    Scalar, MapStart, SeqStart, Alias = E.ScalarEvent, E.MappingStartEvent, E.SequenceStartEvent, E.AliasEvent
+    MapEnd, SeqEnd, DocEnd, StreamEnd = E.MappingEndEvent, E.SequenceEndEvent, E.DocumentEndEvent, E.StreamEndEvent
+    parser = _Parser(text)
+    get_event = parser.get_event
+    out = []
+    try:
+        get_event()  # StreamStartEvent
+        while get_event().__class__ is not StreamEnd:  # DocumentStartEvent
+            anchors: dict = {}   # name -> [value, complete]
+            aliased = False
+            nodes = 0
+            stack: list = []     # [container, pending key or _NO_KEY, anchor entry or None]
+            root = None
+            while True:
+                event = get_event()
+                cls = event.__class__
+                nodes += 1  # (end events too: an upper bound is enough)
+                if cls is Scalar:
+                    tag = event.tag
+                    if tag is None or tag == "!":
+                        value = _plain(event.value) if event.implicit[0] else event.value
+                    elif tag == _STR_TAG:
+                        value = event.value
+                    else:
+                        raise _Unsupported
+                    if event.anchor is not None:
+                        if event.anchor in anchors:
+                            raise _Unsupported
+                        anchors[event.anchor] = [value, True]
+                elif cls is MapStart or cls is SeqStart:
+                    if event.tag not in (_MAP_TAGS if cls is MapStart else _SEQ_TAGS):
+                        raise _Unsupported
+                    if len(stack) >= _FAST_MAX_DEPTH:
+                        raise _Unsupported
+                    container = {} if cls is MapStart else []
+                    entry = None
+                    if event.anchor is not None:
+                        if event.anchor in anchors:
+                            raise _Unsupported
+                        entry = anchors[event.anchor] = [container, False]
+                    stack.append([container, _NO_KEY, entry])
+                    continue
+                elif cls is MapEnd or cls is SeqEnd:
+                    value, _key, entry = stack.pop()
+                    if entry is not None:
+                        entry[1] = True
+                elif cls is Alias:
+                    entry = anchors.get(event.anchor)
+                    if entry is None or not entry[1]:
+                        raise _Unsupported  # undefined, or refers to a node that contains it
+                    value = entry[0]
+                    aliased = True
+                elif cls is DocEnd:
+                    break
+                else:  # pragma: no cover
+                    raise _Unsupported
+                if not stack:
+                    root = value
+                    continue
+                frame = stack[-1]
+                container = frame[0]
+                if container.__class__ is list:
+                    container.append(value)
+                elif frame[1] is _NO_KEY:
+                    if value.__class__ is not str or value in container:
+                        raise _Unsupported  # the full loader reports it with its position
+                    frame[1] = value
+                else:
+                    container[frame[1]] = value
+                    frame[1] = _NO_KEY
+            out.append((root, aliased or nodes > MAX_EXPANDED_NODES))
+    finally:
+        parser.dispose()
+    return out
+
+
+# Documents built by the fast path, whose keys are all strings: `has_string_keys()` lets the
+# pipeline skip its own walk for them. Holding the document keeps its id from being reused.
+_STRING_KEYED: "OrderedDict[int, object]" = OrderedDict()
+
+
+def has_string_keys(doc) -> bool:
+    """True when `doc` (a document `parse_documents` returned) is known to have only string keys."""
+    return _STRING_KEYED.get(id(doc)) is doc
+
+
 # --- public API ---------------------------------------------------------------------------------
 
 # Texts parsed recently, so that later stages can point at a line without re-reading files
@@ -286,6 +421,26 @@ def parse_documents(text: str, filename: str) -> list:
 
     Empty documents are skipped. Raises `ComposeFileError` with file, line and column."""
     _remember(filename, text)
+    if _C:
+        try:
+            built = _fast_documents(text)
+        except (_Unsupported, pyyaml.YAMLError, ValueError, RecursionError):
+            pass  # the full loader below gives the same result, or the error with its position
+        else:
+            docs = []
+            for doc, needs_count in built:
+                if doc is None:
+                    continue
+                # Without aliases the document is a tree of as many nodes as the parser gave
+                # events, so the alias-bomb count has nothing to find unless that is already big.
+                if needs_count:
+                    _refuse_alias_bomb(doc, filename)
+                if isinstance(doc, dict):
+                    _STRING_KEYED[id(doc)] = doc
+                    while len(_STRING_KEYED) > _TEXTS_KEPT:
+                        _STRING_KEYED.popitem(last=False)
+                docs.append(doc)
+            return docs
     loader = _Loader(text)
     docs = []
     try:
