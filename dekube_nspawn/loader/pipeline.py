@@ -135,14 +135,20 @@ def load_model(sources, ctx: Context) -> dict:
 def load_document(raw, filename: str, merged: dict, ctx: Context) -> dict:
     if not isinstance(raw, dict):
         raise ComposeFileError("top-level object must be a mapping", file=filename)
-    if not yaml_stage.has_string_keys(raw):  # the YAML fast path has already checked
+    plain = yaml_stage.is_plain(raw)
+    if not plain:  # otherwise the YAML fast path has already checked
         check_string_keys(raw, filename)
     unset: list[str] = []
     cfg = (interpolate_stage.interpolate(raw, ctx.environ, filename=filename, warnings=unset)
            if ctx.interpolate else raw)
     for var in unset:
         ctx.diagnostics.warn((), f'The "{var}" variable is not set. Defaulting to a blank string.')
-    cfg, reset_paths = reset.strip(cfg)
+    if plain and ctx.interpolate:
+        # No markers to strip, and interpolation already made an unshared copy (what `strip`
+        # would otherwise provide: later steps modify `cfg` in place, aliases must not leak)
+        reset_paths: list = []
+    else:
+        cfg, reset_paths = reset.strip(cfg)
 
     # Docker Compose v2.40.3 resolves `extends` before `include`: a service cannot extend one
     # that only an included file defines (later compose-go versions swapped the two)

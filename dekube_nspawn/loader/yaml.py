@@ -391,14 +391,16 @@ def _fast_documents(text: str):
     return out
 
 
-# Documents built by the fast path, whose keys are all strings: `has_string_keys()` lets the
-# pipeline skip its own walk for them. Holding the document keeps its id from being reused.
-_STRING_KEYED: "OrderedDict[int, object]" = OrderedDict()
+# Documents built by the fast path: their keys are all strings and they hold no Reset/Override
+# markers, so `is_plain()` lets the pipeline skip the walks that check for those. Holding the
+# document keeps its id from being reused.
+_PLAIN_DOCS: "OrderedDict[int, object]" = OrderedDict()
 
 
-def has_string_keys(doc) -> bool:
-    """True when `doc` (a document `parse_documents` returned) is known to have only string keys."""
-    return _STRING_KEYED.get(id(doc)) is doc
+def is_plain(doc) -> bool:
+    """True when `doc` (a document `parse_documents` returned) is known to have only string keys
+    and no `!reset`/`!override` markers."""
+    return _PLAIN_DOCS.get(id(doc)) is doc
 
 
 # --- public API ---------------------------------------------------------------------------------
@@ -436,9 +438,9 @@ def parse_documents(text: str, filename: str) -> list:
                 if needs_count:
                     _refuse_alias_bomb(doc, filename)
                 if isinstance(doc, dict):
-                    _STRING_KEYED[id(doc)] = doc
-                    while len(_STRING_KEYED) > _TEXTS_KEPT:
-                        _STRING_KEYED.popitem(last=False)
+                    _PLAIN_DOCS[id(doc)] = doc
+                    while len(_PLAIN_DOCS) > _TEXTS_KEPT:
+                        _PLAIN_DOCS.popitem(last=False)
                 docs.append(doc)
             return docs
     loader = _Loader(text)
