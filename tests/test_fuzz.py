@@ -83,7 +83,7 @@ abs_path = st.builds(lambda parts: "/" + "/".join(parts),
                          lambda p: p not in (".", "..")), min_size=1, max_size=3))
 # Bind sources of the long syntax (no `:` splitting there): `:`, `\\`, spaces, `%` must survive.
 odd_path = st.builds(lambda parts: "/" + "/".join(parts),
-                     st.lists(st.text(alphabet="aZ09_.@+-:\\ %#=,", min_size=1, max_size=12).filter(
+                     st.lists(st.text(alphabet="aZ09_.@+-:\\ %#=,$", min_size=1, max_size=12).filter(
                          lambda p: p not in (".", "..") and p.strip() == p), min_size=1, max_size=3))
 env_names = st.builds(lambda a, b: a + b, st.sampled_from("aZ_"), st.text(alphabet="aZ09_", max_size=15))
 hostnames = st.builds(lambda a, b: a + b, st.sampled_from("ab"), st.text(alphabet="az09-", max_size=20))
@@ -141,7 +141,8 @@ def service(draw, others, volume_names, network_names, secret_names):
             if volume_names and draw(st.booleans()):
                 vols.append(f"{draw(st.sampled_from(volume_names))}:{target}")
             else:
-                vols.append({"type": "bind", "source": draw(st.one_of(abs_path, odd_path)), "target": target,
+                vols.append({"type": "bind", "source": draw(st.one_of(abs_path, odd_path)).replace("$", "$$"),
+                             "target": target,
                              "read_only": draw(st.booleans())})
         targets = set()
         svc["volumes"] = [v for v in vols if (t := v["target"] if isinstance(v, dict) else v.split(":")[1])
@@ -187,7 +188,7 @@ def valid_documents(draw):
 def dump(doc, style: int) -> str:
     """YAML block style, YAML flow style, or JSON (which YAML reads too)."""
     if style == 0:
-        return json.dumps(doc)
+        return json.dumps(doc, ensure_ascii=False)
     return yaml.safe_dump(doc, default_flow_style=style == 2, allow_unicode=True, sort_keys=False)
 
 
@@ -354,8 +355,8 @@ _BIND = re.compile(r"^Bind(?:ReadOnly)?=((?:[^:\\\n]|\\.)*)", re.M)
 
 def assert_mounts_are_named_or_owned(doc, project: str, files) -> None:
     """Every host path bound into a machine is a bind source the document names (read back
-    byte-exact through nspawn's `\\:` escaping) or lies in the tool's per-project directories."""
-    named = {v["source"] for svc in doc["services"].values() for v in svc.get("volumes", ())
+    byte-exact through nspawn's `\\:` escaping and compose's `$$`) or lies in the tool's per-project directories."""
+    named = {v["source"].replace("$$", "$") for svc in doc["services"].values() for v in svc.get("volumes", ())
              if isinstance(v, dict)}
     owned = tuple(d.format(p=project) for d in TOOL_DIRS)
     shared = f"/var/lib/dekube-nspawn/{RUNTIME_HELPERS_HOST}"    # the tool's helpers (read-only)

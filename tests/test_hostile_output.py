@@ -202,7 +202,7 @@ def test_healthcheck_command_reads_back_byte_exact(tmp_path_factory, words, shel
     test = ["CMD-SHELL", " ".join(words)] if shell else ["CMD"] + words
     doc = {"name": "hc", "services": {"web": {"image": "busybox", "healthcheck": {
         "test": [test[0]] + [_compose_word(w) for w in test[1:]]}}}}
-    (d / "compose.yaml").write_text(json.dumps(doc))
+    (d / "compose.yaml").write_text(json.dumps(doc, ensure_ascii=False))
     rc, err = run_cli(["-f", "compose.yaml", "convert", "-o", "out"], d)
     assert_cli_clean(rc, err)
     if rc == 1:
@@ -236,7 +236,7 @@ def test_names_map_to_valid_distinct_machines_units_and_interfaces(tmp_path_fact
     d = tmp_path_factory.mktemp("names")
     doc = {"name": project, "networks": {n: None for n in networks},
            "services": {s: {"image": "busybox", "networks": networks} for s in services}}
-    (d / "compose.yaml").write_text(json.dumps(doc))
+    (d / "compose.yaml").write_text(json.dumps(doc, ensure_ascii=False))
     outs = []
     for run in ("a", "b"):
         rc, err = run_cli(["-f", "compose.yaml", "convert", "-o", run], d)
@@ -262,3 +262,54 @@ def test_names_map_to_valid_distinct_machines_units_and_interfaces(tmp_path_fact
     assert len(veths) == len(services) * len(networks)
     for v in veths:
         assert len(v.encode()) <= 15, v
+
+
+# --- hosts entries ------------------------------------------------------------------------------
+
+@given(host=st.one_of(odd_text, compose_names), ip=st.ip_addresses().map(str), mapping=st.booleans())
+@examples(80)
+def test_extra_hosts_entries_are_exact_or_refused(tmp_path_factory, host, ip, mapping):
+    """An extra_hosts name ends up as one whitespace-free field of a line for its address, or the
+    conversion is refused; no value can add a line, a field or a comment to a hosts file."""
+    import ipaddress
+    d = tmp_path_factory.mktemp("hosts")
+    # compose interpolates the list form (`$$` is a literal `$`), not the keys of the mapping form
+    hosts = {host: ip} if mapping else [f"{host.replace('$', '$$')}={ip}"]
+    doc = {"name": "h", "services": {"web": {"image": "busybox", "extra_hosts": hosts}}}
+    (d / "compose.yaml").write_text(json.dumps(doc, ensure_ascii=False))
+    rc, err = run_cli(["-f", "compose.yaml", "convert", "-o", "out"], d)
+    assert_cli_clean(rc, err)
+    if rc == 1 or "extra_hosts[0]: not an address" in err:     # refused, or skipped with a warning
+        return
+    entries = []
+    for f in (d / "out").rglob("*"):
+        if f.is_file() and (f.name == "hosts" or f.name.endswith(".hosts")):
+            for line in f.read_text().splitlines():
+                if line.startswith("#") or not line.strip():
+                    continue
+                fields = line.split()
+                ipaddress.ip_address(fields[0])           # every line starts with an address
+                assert not any(x.startswith("#") for x in fields[1:]), line
+                entries.append((str(ipaddress.ip_address(fields[0])), fields[1:]))
+    assert any(a == str(ipaddress.ip_address(ip)) and host in names for a, names in entries), (host, entries)
+
+
+def test_dollar_escapes_are_undone_in_mounts_hosts_and_resolv(tmp_path):
+    """Regression: `$$` (compose's literal `$`) reached Bind= paths, /etc/hosts aliases and
+    extra_hosts, and resolv.conf as `$$`; Docker mounts and resolves the single `$`."""
+    doc = {"name": "d", "services": {"web": {
+        "image": "busybox",
+        "volumes": [{"type": "bind", "source": "/srv/a$$b", "target": "/x$$y"}, "/srv/c$$d:/z"],
+        "dns_search": ["s$$x"], "extra_hosts": ["h$$x=10.1.2.3"],
+        "networks": {"default": {"aliases": ["al$$x"]}}}}}
+    (tmp_path / "compose.yaml").write_text(json.dumps(doc))
+    rc, err = run_cli(["-f", "compose.yaml", "convert", "-o", "out"], tmp_path)
+    assert rc == 0, err
+    out = tmp_path / "out"
+    text = "".join(p.read_text() for p in out.rglob("*") if p.is_file() and p.suffix != ".json")
+    assert "$$" not in text.replace("$$(", "")     # no doubled dollar left (shell `$$(` aside)
+    settings = (out / "d-web.nspawn").read_text()
+    assert "Bind=/srv/a$b:/x$y\n" in settings and "Bind=/srv/c$d:/z\n" in settings
+    hosts = (out / "hosts").read_text()
+    assert re.search(r"^10\.1\.2\.3\s+h\$x$", hosts, re.M) and re.search(r"\sal\$x(\s|$)", hosts, re.M)
+    assert any("s$x" in p.read_text() for p in out.rglob("*") if "resolv" in str(p) and p.is_file())

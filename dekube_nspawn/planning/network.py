@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from dekube_nspawn import ir
 from dekube_nspawn.errors import ConversionError
-from dekube_nspawn.planning import names
+from dekube_nspawn.planning import names, values
 from dekube_nspawn.planning.context import Context, service_path
 
 POOL = ipaddress.ip_network("10.200.0.0/13")
@@ -305,7 +305,7 @@ def plan_interfaces(ctx: Context, service: str, svc, replica: int, machine: str,
             network=net, bridge=network.bridge, host_name=names.veth_name(machine, net),
             name=f"eth{index}", address=addresses[(machine, net)],
             prefix_length=_prefix_length(network.subnet),
-            gateway=network.gateway, aliases=tuple(str(a) for a in cfg.get("aliases") or ()),
+            gateway=network.gateway, aliases=tuple(values.unescape(str(a)) for a in cfg.get("aliases") or ()),
             mac_address=str(mac) if mac else None))
     if svc_mac and not att.networks:
         ctx.warn(service_path(service, "mac_address"), "ignored: the machine has no interface "
@@ -316,7 +316,7 @@ def plan_interfaces(ctx: Context, service: str, svc, replica: int, machine: str,
 def parse_extra_hosts(ctx: Context, service: str, svc) -> tuple[ir.HostEntry, ...]:
     out = []
     for i, item in enumerate(svc.get("extra_hosts") or ()):
-        item = str(item)
+        item = values.unescape(str(item))
         if "=" in item:
             host, _, addr = item.partition("=")
         else:

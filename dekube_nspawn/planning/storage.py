@@ -66,7 +66,7 @@ def _volume_mount(ctx: Context, service: str, i: int, vol, volumes: dict[str, ir
                   anonymous_dir: str) -> ir.Mount | None:
     path = service_path(service, "volumes", i)
     kind = vol.get("type")
-    target = _absolute_target(ctx, str(vol.get("target") or ""), path + ("target",))
+    target = _absolute_target(ctx, values.unescape(str(vol.get("target") or "")), path + ("target",))
     if target is None:
         return None
     read_only = bool(vol.get("read_only"))
@@ -78,7 +78,7 @@ def _volume_mount(ctx: Context, service: str, i: int, vol, volumes: dict[str, ir
             if bind.get(key):
                 ctx.warn(path + ("bind", key), f"bind {key} ignored: a plain recursive bind is "
                          "made")
-        source = _absolute_target(ctx, str(vol.get("source") or ""), path + ("source",))
+        source = _absolute_target(ctx, values.unescape(str(vol.get("source") or "")), path + ("source",))
         if source is None:
             return None
         return ir.Mount(ir.MountKind.BIND, source, target, read_only,
@@ -91,7 +91,7 @@ def _volume_mount(ctx: Context, service: str, i: int, vol, volumes: dict[str, ir
                 ctx.warn(path + ("volume", key), "ignored: volumes are host directories")
         subpath = opts.get("subpath")
         if subpath:
-            subpath = posixpath.normpath(str(subpath))
+            subpath = posixpath.normpath(values.unescape(str(subpath)))
             if subpath.startswith("/") or subpath.split("/")[0] == "..":
                 raise ConversionError(f"volume subpath {subpath!r} leaves the volume",
                                       key_path=path + ("volume", "subpath"))
