@@ -7,17 +7,23 @@ them wherever they want.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 
 def format_key_path(path) -> str:
-    """`("services", "web", "ports", 0)` -> `services.web.ports[0]`."""
+    """`("services", "web", "ports", 0)` -> `services.web.ports[0]`. A key that is empty or has
+    characters that do not print (a service named "\\n") is shown quoted and escaped, so a
+    message stays one line and the key stays visible."""
     out = ""
     for part in path or ():
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            text = str(part)
+            if not text or not text.isprintable():
+                text = json.dumps(text, ensure_ascii=False)
+            out += ("." if out else "") + text
     return out
 
 

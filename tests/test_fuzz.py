@@ -524,3 +524,14 @@ def test_scalars_get_the_types_docker_compose_gives_them(docker_compose, tmp_pat
                       tmp_path)
     assert rc == 0, err
     assert json.loads((tmp_path / "ours.json").read_text())["x-v"] == expected
+
+
+@pytest.mark.parametrize("name", ["\n", "a\nb", "\t", "\x1b[31m", "\u2028"])
+def test_an_unprintable_key_keeps_the_error_on_one_line(name):
+    """Regression (found by the long fuzz profile): a service named "\\n" put a line break into
+    the key path of the error message."""
+    doc = {"services": {name: "not a mapping"}}
+    _, error = load_and_convert(json.dumps(doc))
+    assert error is not None
+    assert_clean_error(error)
+    assert json.dumps(name, ensure_ascii=False) in str(error)
