@@ -217,21 +217,42 @@ _NULL_ELEMENT = {STR: ""}
 
 
 def marshal_project(doc: dict) -> dict:
+    """`doc` as Docker Compose prints it: Go's field order, omitted zero values, and every literal
+    `$` written as `$$` (so that the output reads back without interpolating twice). The escaping
+    is done as each key and leaf is produced, instead of in another walk of the printed tree."""
     out = {}
     for key in sorted(doc):
         value = doc[key]
         if key == "name":
             if value:
-                out[key] = value
+                out[key] = escape_dollars(value)
         elif key == "models":
             continue  # Docker Compose does not print the top-level models
         elif key in SECTIONS:
             if key == "services" or value:
-                out[key] = _at(key, marshal, value or {}, SECTIONS[key])
+                try:
+                    out[key] = marshal(value or {}, SECTIONS[key])
+                except DecodeError as e:
+                    e.path.insert(0, key)
+                    raise
         elif key.startswith("x-"):
-            out[key] = _raw(value)
+            out[escape_dollars(key)] = escape_dollars(_raw(value))
     return out
 
+
+def escape_dollars(value):
+    """Every literal `$` as `$$`, in strings, keys and nested values."""
+    if isinstance(value, str):
+        return value.replace("$", "$$") if "$" in value else value
+    if isinstance(value, dict):
+        return {escape_dollars(k): escape_dollars(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [escape_dollars(v) for v in value]
+    return value
+
+
+# The try/except around each child below (rather than a helper wrapping every call) adds the
+# child's key to a DecodeError's path at no cost on the happy path; this runs once per node.
 
 def marshal(value, typ):
     if isinstance(typ, tuple):
@@ -239,29 +260,45 @@ def marshal(value, typ):
         if kind == "list":
             if value is None:
                 return None
-            return [_at(i, marshal, v, inner) for i, v in enumerate(value)]
+            out = []
+            for i, v in enumerate(value):
+                try:
+                    out.append(marshal(v, inner))
+                except DecodeError as e:
+                    e.path.insert(0, i)
+                    raise
+            return out
         if kind == "map":
             if value is None:
                 return None
-            return {k: _NULL_ELEMENT.get(inner) if value[k] is None else _at(k, marshal, value[k], inner)
-                    for k in sorted(value)}
+            null = _NULL_ELEMENT.get(inner)
+            out = {}
+            for k in sorted(value):
+                v = value[k]
+                if v is None:
+                    m = null
+                else:
+                    try:
+                        m = marshal(v, inner)
+                    except DecodeError as e:
+                        e.path.insert(0, k)
+                        raise
+                out[k.replace("$", "$$") if isinstance(k, str) and "$" in k else k] = m
+            return out
         if not isinstance(value, dict) and value is not None:
             raise DecodeError(f"must be a mapping, not {type(value).__name__}")
         return _struct(value, inner)
     try:
-        return _SCALARS[typ](value)
+        m = _SCALARS[typ](value)
     except DecodeError:
         raise
     except (ValueError, TypeError, OverflowError) as e:
         raise DecodeError(str(e)) from None
-
-
-def _at(key, fn, *args):
-    try:
-        return fn(*args)
-    except DecodeError as e:
-        e.path.insert(0, key)
-        raise
+    if isinstance(m, str):
+        return m.replace("$", "$$") if "$" in m else m
+    if isinstance(m, (dict, list)):
+        return escape_dollars(m)
+    return m
 
 
 class _Layout:
@@ -287,7 +324,8 @@ def _struct(value, name: str) -> dict:
     if layout is None:
         layout = _LAYOUTS[name] = _Layout(STRUCTS[name])
     value = value or {}
-    present = [layout.by_input[k] + (k,) for k in value if k in layout.by_input]
+    by_input = layout.by_input
+    present = [by_input[k] + (k,) for k in value if k in by_input]
     present += [entry + (k,) for k, entry in layout.always if k not in value]
     present.sort()
     out = {}
@@ -298,10 +336,14 @@ def _struct(value, name: str) -> dict:
                 # A non-pointer struct prints as {} (or its own always-present fields); anything else as null.
                 out[key] = marshal({}, typ) if is_struct else None
             continue
-        m = _at(source, marshal, v, typ)
+        try:
+            m = marshal(v, typ)
+        except DecodeError as e:
+            e.path.insert(0, source)
+            raise
         if presence == OMIT and (m in _ZERO or m == printed_zero):
             continue
-        out[key] = m
+        out[key] = m  # Go field names: no `$` to escape
     return out
 
 

@@ -57,7 +57,7 @@ def finalize(model: dict, locate: Locate | None = None) -> dict:
             data = gotypes.marshal_project(model)
         except gotypes.DecodeError as e:
             raise ComposeFileError(e.message, key_path=tuple(e.path)) from None
-    return escape_dollars(data)
+    return data  # `$` already escaped by marshal_project
 
 
 @contextlib.contextmanager
@@ -83,18 +83,6 @@ def drop_unused_resources(model: dict) -> dict:
         section = model.get(kind) or {}
         out[kind] = {key: section[key] for key in _used(kind, services) if key in section}
     return out
-
-
-def escape_dollars(value):
-    """Docker Compose writes every literal `$` of a loaded project back as `$$`, so that its output
-    can be read again without interpolating twice."""
-    if isinstance(value, str):
-        return value.replace("$", "$$") if "$" in value else value
-    if isinstance(value, dict):
-        return {escape_dollars(k): escape_dollars(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [escape_dollars(v) for v in value]
-    return value
 
 
 def _used(kind: str, services: dict) -> list[str]:
