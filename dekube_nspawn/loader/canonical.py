@@ -430,6 +430,20 @@ def parse_volume(spec: str, on_ignored=None) -> dict:
     if len(spec) <= 2:
         return {"type": "volume", "target": spec, "volume": {}}
     vol: dict = {}
+    if "${" not in spec and "\0" not in spec:
+        # The common case, without the character loop below: split on `:`, except the `:` right
+        # after a field that is a single letter so far (a Windows drive, `C:\\data`).
+        parts = spec.split(":")
+        last = len(parts) - 1
+        i = 0
+        while i <= last:
+            field = parts[i]
+            if i < last and len(field) == 1 and field.isalpha():
+                i += 1
+                field += ":" + parts[i]
+            _volume_field(i == last, field, vol, spec, on_ignored)
+            i += 1
+        return _volume_result(vol)
     buffer = ""
     depth = 0
     end = "\0"
@@ -450,6 +464,10 @@ def parse_volume(spec: str, on_ignored=None) -> dict:
             buffer = ""
         else:
             buffer += ch
+    return _volume_result(vol)
+
+
+def _volume_result(vol: dict) -> dict:
     source = vol.get("source", "")
     if _is_file_path(source):
         vol["type"] = "bind"
