@@ -289,8 +289,19 @@ class _Unsupported(Exception):
     pass
 
 
+# Most plain scalars are words that `resolve_plain` would call strings after several tests;
+# these two sets answer that in two lookups (the first character decides, as in go-yaml).
+_MAY_NOT_BE_STR_FIRST = _SIGN_OR_DIGIT | {".", ""}
+_NON_STR_WORDS = frozenset(("~", "null", "Null", "NULL", "true", "True", "TRUE", "false", "False",
+                            "FALSE", *_SPECIAL_FLOATS))
+
+
 def _plain(value):
     """The value go-yaml gives an untagged plain scalar (what `_Constructor` builds for it)."""
+    if value[:1] not in _MAY_NOT_BE_STR_FIRST and value not in _NON_STR_WORDS:
+        if value == "<<":
+            raise _Unsupported  # merge key
+        return value
     tag = resolve_plain(value)
     if tag == "tag:yaml.org,2002:str":
         if value == "<<":
