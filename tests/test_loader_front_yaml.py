@@ -148,3 +148,68 @@ def test_self_referencing_alias_is_refused():
 def test_absurd_nesting_is_an_error_not_a_crash():
     with pytest.raises(ComposeFileError, match="nests too deeply"):
         y.parse_documents("a: " + "[" * 5000 + "]" * 5000 + "\n", "deep.yml")
+
+
+def _full_loader(text, filename="t.yml"):
+    """parse_documents with the fast path turned off: the reference the fast path must match."""
+    saved = y._fast_documents
+
+    def unsupported(_text):
+        raise y._Unsupported
+    y._fast_documents = unsupported
+    try:
+        return y.parse_documents(text, filename)
+    finally:
+        y._fast_documents = saved
+
+
+@pytest.mark.parametrize("text", [
+    "services:\n  a:\n    image: x\n    ports: ['80:80', 8080]\n    cpus: 0.5\n    tty: true\n",
+    "a: {b: [1, '2', 3.0, .inf, -.Inf, .NaN, 0x1F, 0o17, 0777, 1_000, ~, null, '', yes]}\n",
+    "x: &v {k: 1}\ny: *v\nz: [*v, *v]\n",                           # aliases share one value
+    "x: &s text\ny: *s\n*s : 2\n",                                     # alias as a key
+    "base: &b {a: 1}\nsvc:\n  <<: *b\n  c: 2\n",                       # merge key: full loader
+    "a: !reset\nb: !override [1]\nc: !custom x\nd: !!str 1\ne: !!float 1\n",
+    "a: 2001-12-14\nb: ! 12\nc: !!map {k: v}\nd: !!seq [1]\n",
+    "a: 1\n---\nb: 2\n---\n",
+    "- 1\n- [2, {c: d}]\n",
+    "'1': a\n\"x\": b\n",
+    "k: |\n  multi\n  line\n",
+    "# only a comment\n",
+    "",
+    "a: " + "[" * 80 + "]" * 80 + "\n",                                # deeper than the fast path goes
+])
+def test_fast_path_builds_what_the_full_loader_builds(text):
+    fast = y.parse_documents(text, "t.yml")
+    assert repr(fast) == repr(_full_loader(text))  # repr: NaN != NaN
+
+
+def test_fast_path_shares_aliased_values_and_marks_plain_documents():
+    doc = y.parse_documents("x: &v {k: 1}\ny: *v\n", "t.yml")[0]
+    assert doc["x"] is doc["y"]
+    assert y.is_plain(doc)
+    assert not y.is_plain(y.parse_documents("a: !reset\n", "t.yml")[0])
+    assert not y.is_plain({"a": 1})
+
+
+@pytest.mark.parametrize("text", [
+    "a: 1\na: 2\n",                    # duplicate key
+    "a: 1\n!!str a: 2\n",
+    "1: a\n",                          # non-string keys: the pipeline reports them
+    "null: a\n",
+    "[a]: 1\n",
+    "a: *nope\n",                      # undefined alias
+    "a: &x [*x]\n",                    # recursive alias
+    "a: [1\n",                         # syntax error
+    "a: !!int abc\n",
+])
+def test_fast_path_leaves_errors_and_odd_keys_to_the_full_loader(text):
+    def outcome(fn):
+        try:
+            return ("ok", repr(fn()))
+        except ComposeFileError as e:
+            return ("error", str(e))
+    assert outcome(lambda: y.parse_documents(text, "t.yml")) == outcome(lambda: _full_loader(text))
+    for doc in (outcome(lambda: y.parse_documents(text, "t.yml"))[0] == "ok" and
+                y.parse_documents(text, "t.yml") or []):
+        assert not y.is_plain(doc)  # keys not all strings: the pipeline must check them
