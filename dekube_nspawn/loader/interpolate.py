@@ -225,6 +225,8 @@ def _index(casts):
 
 
 _CAST_INDEX = _index(CASTS)
+# Leaves interpolation and casts leave alone (casts apply to strings only).
+_PLAIN_LEAVES = frozenset((int, float, bool, type(None)))
 
 
 def _caster_for(path: tuple):
@@ -248,11 +250,38 @@ def interpolate(doc, environ: Mapping[str, str], *, filename: str | None = None,
     def lookup(name):
         return environ.get(name)
 
+    # Most leaves are strings without `$` at paths compose casts nothing at: the loops below copy
+    # those (and numbers, booleans, nulls) without a call, two key-path tuples and a cast lookup
+    # each. A leaf goes through `walk` as soon as a cast pattern could match its path, exactly as
+    # `_caster_for` would look it up: by (length, first part, third part).
     def walk(value, path, pattern):
         if isinstance(value, dict):
-            return {k: walk(v, path + (k,), pattern + (k,)) for k, v in value.items()}
+            out = {}
+            depth = len(pattern) + 1
+            shared = _CAST_INDEX.get((depth, pattern[0], pattern[2])) if depth > 3 else None
+            for k, v in value.items():
+                cls = v.__class__
+                if cls is str and "$" not in v:
+                    if depth < 3 or not (shared if depth > 3 else _CAST_INDEX.get((3, pattern[0], k))):
+                        out[k] = v
+                        continue
+                elif cls in _PLAIN_LEAVES:
+                    out[k] = v
+                    continue
+                out[k] = walk(v, path + (k,), pattern + (k,))
+            return out
         if isinstance(value, list):
-            return [walk(v, path + (i,), pattern + ("[]",)) for i, v in enumerate(value)]
+            depth = len(pattern) + 1
+            casts = (_CAST_INDEX.get((depth, pattern[0], pattern[2] if depth > 3 else "[]"))
+                     if depth >= 3 else None)
+            out = []
+            for i, v in enumerate(value):
+                cls = v.__class__
+                if (cls is str and "$" not in v and not casts) or cls in _PLAIN_LEAVES:
+                    out.append(v)
+                else:
+                    out.append(walk(v, path + (i,), pattern + ("[]",)))
+            return out
         if isinstance(value, str):
             try:
                 result = substitute(value, lookup, warnings)

@@ -83,10 +83,12 @@ def _check_keys_are_strings(node, path, filename) -> None:
         for key, value in node.items():
             if not isinstance(key, str):
                 raise _located(f"non-string key {key!r}: keys must be strings (quote it)", filename, path)
-            _check_keys_are_strings(value, path + (key,), filename)
+            if isinstance(value, (dict, list)):  # no call (and no path tuple) for the leaves
+                _check_keys_are_strings(value, path + (key,), filename)
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            _check_keys_are_strings(value, path + (i,), filename)
+            if isinstance(value, (dict, list)):
+                _check_keys_are_strings(value, path + (i,), filename)
 
 
 # --- the fast validator --------------------------------------------------------------------------
