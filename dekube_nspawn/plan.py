@@ -57,7 +57,9 @@ def _context(project, options: PlanOptions, diagnostics) -> Context:
                    runtime_dir=posixpath.join(layout.runtime_dir, pid))
 
 
-def _effective(image: ir.Image | None, proc: ir.Process, key_path) -> ir.EffectiveProcess | None:
+def effective_process(image: ir.Image | None, proc: ir.Process, key_path=()) -> ir.EffectiveProcess | None:
+    """The complete process when conversion can know it (image resolved, no account name to look
+    up in the image); None when bootstrap.sh completes it on the host."""
     if image is None or image.resolved is None:
         return None
     cfg = image.resolved
@@ -189,7 +191,7 @@ def build_plan(project, options: PlanOptions, diagnostics) -> Plan:
             privileges=privileges,
             labels=tuple((str(k), values.unescape(str(v)))
                          for k, v in sorted((svc.get("labels") or {}).items())),
-            effective=_effective(image, proc, service_path(s)),
+            effective=effective_process(image, proc, service_path(s)),
             extra_hosts=network.parse_extra_hosts(c, s, svc),
             service_id=service_ids[s]))
 

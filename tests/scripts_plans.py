@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 
 from dekube_nspawn import ir
+from dekube_nspawn.plan import effective_process
 
 
 def layout(root: str | None) -> ir.HostLayout:
@@ -44,10 +45,12 @@ def machine(plan_project: str, lay: ir.HostLayout, service: str, img: ir.Image |
                      address=addr, prefix_length=int(n.subnet.split("/")[1]), gateway=n.gateway,
                      mac_address=mac if i == 0 else None)
         for i, (n, addr) in enumerate(networks))
+    proc = process(user=user, init=init, hostname=service, environment=environment)
     return ir.Machine(
         service=service, replica=1, name=name, unit=f"nspawn-{name}.service", image=img,
+        effective=effective_process(img, proc),
         rootfs=f"{state}/machines/{name}/root", layer_dir=f"{state}/machines/{name}",
-        process=process(user=user, init=init, hostname=service, environment=environment),
+        process=proc,
         mounts=tuple(mounts), secrets=tuple(secrets),
         network_mode=mode, netns="" if mode in (ir.NetworkMode.HOST, ir.NetworkMode.JOIN) else name,
         join_machine=join, interfaces=interfaces, ports=(), dns=(), dns_search=(), health=health,
