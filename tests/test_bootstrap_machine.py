@@ -21,6 +21,32 @@ from scripts_plans import busybox_layout, image, layout, machine, plan, write_ou
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
 
+def _install_and_bootstrap(p: ir.Plan, out: pathlib.Path, src: pathlib.Path) -> None:
+    """Write the generated files, then run install.sh and bootstrap.sh (image from `src`)."""
+    write_output(nspawn_settings.render(p) + scripts.render(p) + bootstrap.render(p) + install.render(p), out)
+    (out / "hosts").write_text("127.0.0.1 localhost\n")
+    env = dict(os.environ, DEKUBE_SKOPEO_OPTIONS="--insecure-policy")
+    for cmd in ([str(out / "install.sh")], [str(out / "bootstrap.sh"), "--from", f"oci:{src}"]):
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        assert r.returncode == 0, r.stderr
+
+
+def _run_machine(p: ir.Plan, m: ir.Machine, installed: pathlib.Path) -> subprocess.CompletedProcess:
+    """rootfs.sh up + prepare.sh + a real systemd-nspawn run with the installed settings."""
+    config = pathlib.Path(p.config_dir)
+    subprocess.run([str(config / "lib/rootfs.sh"), "up", m.name, m.image.key], check=True)
+    try:
+        subprocess.run([str(config / "lib/prepare.sh"), m.name], check=True)
+        # The trusted file next to the image stands in for /etc/systemd/nspawn/ (not touched here).
+        shutil.copy(installed, pathlib.Path(m.layer_dir) / installed.name)
+        return subprocess.run(
+            ["systemd-nspawn", "--quiet", "--keep-unit", "--register=no", "--console=pipe",
+             "-M", m.name, "-D", m.rootfs, "--settings=trusted", "--private-network"],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    finally:
+        subprocess.run([str(config / "lib/rootfs.sh"), "down", m.name], check=True)
+
+
 def test_machine_runs_with_image_defaults_and_user(tmp_path):
     require_tools("systemd-nspawn", "skopeo", "umoci", "setpriv")
     if pathlib.Path("/run/systemd/system").exists():
@@ -34,34 +60,16 @@ def test_machine_runs_with_image_defaults_and_user(tmp_path):
         m.process, command=("sh", "-c", 'echo "uid=$(id -u) gid=$(id -g) cwd=$(pwd) g=$GREETING path=$PATH"')))
     p = plan("ig", lay, [m])
     out = tmp_path / "out"
-    write_output(nspawn_settings.render(p) + scripts.render(p) + bootstrap.render(p) + install.render(p), out)
-    (out / "hosts").write_text("127.0.0.1 localhost\n")
-
-    env = dict(os.environ, DEKUBE_SKOPEO_OPTIONS="--insecure-policy")
-    r = subprocess.run([str(out / "install.sh")], capture_output=True, text=True, env=env)
-    assert r.returncode == 0, r.stderr
-    r = subprocess.run([str(out / "bootstrap.sh"), "--from", f"oci:{src}"], capture_output=True,
-                       text=True, env=env)
-    assert r.returncode == 0, r.stderr
+    _install_and_bootstrap(p, out, src)
     installed = pathlib.Path(lay.nspawn_dir) / "ig-web.nspawn"
     text = installed.read_text()
     assert text.startswith("# From the image's config")
     assert text.endswith((out / "ig-web.nspawn").read_text())
 
+    run = _run_machine(p, m, installed)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "uid=1234 gid=1234 cwd=/tmp g=say 'hi' $x path=/bin"
     config = pathlib.Path(p.config_dir)
-    subprocess.run([str(config / "lib/rootfs.sh"), "up", m.name, m.image.key], check=True)
-    try:
-        subprocess.run([str(config / "lib/prepare.sh"), m.name], check=True)
-        # The trusted file next to the image stands in for /etc/systemd/nspawn/ (not touched here).
-        shutil.copy(installed, pathlib.Path(m.layer_dir) / "ig-web.nspawn")
-        run = subprocess.run(
-            ["systemd-nspawn", "--quiet", "--keep-unit", "--register=no", "--console=pipe",
-             "-M", m.name, "-D", m.rootfs, "--settings=trusted", "--private-network"],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
-        assert run.returncode == 0, run.stderr
-        assert run.stdout.strip() == "uid=1234 gid=1234 cwd=/tmp g=say 'hi' $x path=/bin"
-    finally:
-        subprocess.run([str(config / "lib/rootfs.sh"), "down", m.name], check=True)
     r = subprocess.run([str(config / "uninstall.sh")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert not installed.exists() and not config.exists()
@@ -93,27 +101,13 @@ def test_read_only_machine_gets_its_mount_points(tmp_path):
             "sh", "-c", "pwd; cat /srv/data/deep/f /opt/single.txt; touch /scratch/ok && echo tmpfs-ok;"
                         " touch /x 2>/dev/null || echo root-read-only")))
     p = plan("ro", lay, [m])
-    out = tmp_path / "out"
-    write_output(nspawn_settings.render(p) + scripts.render(p) + bootstrap.render(p) + install.render(p), out)
-    (out / "hosts").write_text("127.0.0.1 localhost\n")
-    env = dict(os.environ, DEKUBE_SKOPEO_OPTIONS="--insecure-policy")
-    for cmd in ([str(out / "install.sh")], [str(out / "bootstrap.sh"), "--from", f"oci:{src}"]):
-        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        assert r.returncode == 0, r.stderr
-    config = pathlib.Path(p.config_dir)
+    _install_and_bootstrap(p, tmp_path / "out", src)
     installed = pathlib.Path(lay.nspawn_dir) / "ro-web.nspawn"
     assert "ReadOnly=yes" in installed.read_text()
-    subprocess.run([str(config / "lib/rootfs.sh"), "up", m.name, m.image.key], check=True)
     try:
-        subprocess.run([str(config / "lib/prepare.sh"), m.name], check=True)
-        shutil.copy(installed, pathlib.Path(m.layer_dir) / "ro-web.nspawn")
-        run = subprocess.run(
-            ["systemd-nspawn", "--quiet", "--keep-unit", "--register=no", "--console=pipe",
-             "-M", m.name, "-D", m.rootfs, "--settings=trusted", "--private-network"],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        run = _run_machine(p, m, installed)
         assert run.returncode == 0, run.stderr
         assert run.stdout.split("\n")[:5] == ["/work/dir", "from the host", "one file", "tmpfs-ok",
                                                "root-read-only"]
     finally:
-        subprocess.run([str(config / "lib/rootfs.sh"), "down", m.name], check=True)
-        subprocess.run([str(config / "uninstall.sh")], capture_output=True, text=True)
+        subprocess.run([str(pathlib.Path(p.config_dir) / "uninstall.sh")], capture_output=True, text=True)
