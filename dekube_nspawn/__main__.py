@@ -1,5 +1,3 @@
-import sys
+from dekube_nspawn.cli import run
 
-from dekube_nspawn.cli import main
-
-sys.exit(main())
+run()
