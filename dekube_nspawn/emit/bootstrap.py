@@ -61,5 +61,6 @@ def render(plan: Plan) -> list[OutputFile]:
         process_source=process_source, process_delimiter=process_delimiter,
         exec_block_source=block_source, exec_block_delimiter=block_delimiter)
     files = [OutputFile("bootstrap.sh", script, 0o755)]
-    files += [OutputFile(f"machines/{m.name}.json", machine_spec(m)) for m in unresolved]
+    # Root-only, like the .nspawn: the compose environment routinely carries passwords.
+    files += [OutputFile(f"machines/{m.name}.json", machine_spec(m), 0o600) for m in unresolved]
     return files
