@@ -160,7 +160,7 @@ def cmd_convert(args, environ) -> int:
     from dekube_nspawn.convert import ConvertOptions, convert_to_directory
     diagnostics = Diagnostics(strict=args.strict)
     project = load_project(load_options_from_args(args, environ), diagnostics)
-    options = ConvertOptions.from_args(args)
+    options = ConvertOptions.from_args(args, parallel=True)
     result = convert_to_directory(project, options, diagnostics)
     _print_warnings(diagnostics)
     return result

@@ -23,19 +23,28 @@ class ConvertOptions:
     bridge: str | None = None
     subnets: tuple[str, ...] = ()
     resolve_images: bool = False
+    # May render and write with a second (forked) process: for the command line, which owns its
+    # process; a library caller (the dekube transform) keeps the default.
+    parallel: bool = False
 
     @classmethod
-    def from_args(cls, args) -> "ConvertOptions":
+    def from_args(cls, args, parallel: bool = False) -> "ConvertOptions":
         return cls(output_dir=args.output_dir, check=args.check, bridge=args.bridge,
-                   subnets=tuple(args.subnet), resolve_images=args.resolve_images)
+                   subnets=tuple(args.subnet), resolve_images=args.resolve_images,
+                   parallel=parallel)
 
 
 def available_emitters() -> list:
+    return [module for _name, module in named_emitters()]
+
+
+def named_emitters() -> list:
+    """(name, module) of every emitter, in output order."""
     modules = []
     for name in EMITTERS:
         qualified = f"dekube_nspawn.emit.{name}"
         try:
-            modules.append(importlib.import_module(qualified))
+            modules.append((name, importlib.import_module(qualified)))
         except ModuleNotFoundError as e:
             if e.name != qualified:
                 raise
@@ -79,14 +88,21 @@ def render_project(project, options: ConvertOptions, diagnostics,
     return files + [render_manifest(plan.project, files)]
 
 
-def convert_to_directory(project, options: ConvertOptions, diagnostics) -> int:
-    from dekube_nspawn.output import diff_output, write_output
-    files = render_project(project, options, diagnostics)
+def convert_to_directory(project, options: ConvertOptions, diagnostics, image_configs=None) -> int:
+    from dekube_nspawn.output import Staging, diff_output
     if options.check:
-        diff = diff_output(options.output_dir, files)
+        diff = diff_output(options.output_dir,
+                           render_project(project, options, diagnostics, image_configs))
         if diff:
             sys.stdout.write(diff)
             return 1
         return 0
-    write_output(options.output_dir, files)
+    from dekube_nspawn import parallel
+    from dekube_nspawn.plan import build_plan
+    plan = build_plan(project, plan_options(options, project, image_configs), diagnostics)
+    with Staging(options.output_dir) as staging:
+        written = parallel.render_and_write(
+            plan, staging, named_emitters(),
+            parallel=options.parallel and parallel.worth_forking(plan))
+        staging.commit(plan.project, written)
     return 0

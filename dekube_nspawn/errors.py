@@ -39,6 +39,12 @@ class DekubeError(Exception):
         self.column = column
         self.key_path = tuple(key_path) if key_path else ()
 
+    def __reduce__(self):
+        # Pickled whole (a render worker process reports its error this way): the default would
+        # rebuild it from the message alone and lose the file, line and key path.
+        return (_rebuild_error, (type(self), self.message, self.file, self.line, self.column,
+                                 self.key_path))
+
     def location(self) -> str:
         where = self.file or ""
         if self.file and self.line is not None:
@@ -58,6 +64,10 @@ class DekubeError(Exception):
         # One paragraph: embedded newlines from YAML parser messages are folded.
         msg = " ".join(self.message.split())
         return f"{prefix}: {msg}" if prefix else msg
+
+
+def _rebuild_error(cls, message, file, line, column, key_path):
+    return cls(message, file=file, line=line, column=column, key_path=key_path)
 
 
 class ComposeFileError(DekubeError):

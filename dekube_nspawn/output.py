@@ -7,6 +7,7 @@ carries every other (foreign) file over unchanged.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -14,9 +15,14 @@ import os
 import shutil
 import stat
 import tempfile
+from dataclasses import dataclass
 
 from dekube_nspawn.emit import OutputFile
 from dekube_nspawn.errors import DekubeError
+
+
+class OutputError(DekubeError):
+    """The output directory cannot be written (permissions, space)."""
 from dekube_nspawn.jsontext import dumps_indented
 
 MANIFEST = "manifest.json"
@@ -28,10 +34,23 @@ def check_relative_path(path: str) -> None:
         raise DekubeError(f"internal: output path {path!r} is not a plain relative path")
 
 
-def render_manifest(project: str, files: list[OutputFile]) -> OutputFile:
-    entries = [{"path": f.path, "mode": f"{f.mode:04o}",
-                "sha256": hashlib.sha256(f.content.encode("utf-8")).hexdigest()}
-               for f in sorted(files, key=lambda f: f.path)]
+@dataclass(frozen=True)
+class WrittenFile:
+    """What the manifest records of one file: enough to check and to remove exactly it later."""
+    path: str
+    mode: int
+    sha256: str
+
+
+def written(f: OutputFile) -> WrittenFile:
+    return WrittenFile(f.path, f.mode, hashlib.sha256(f.content.encode("utf-8")).hexdigest())
+
+
+def render_manifest(project: str, files) -> OutputFile:
+    """`files`: OutputFiles or WrittenFiles (what a writer process reported)."""
+    entries = [{"path": w.path, "mode": f"{w.mode:04o}", "sha256": w.sha256}
+               for w in sorted((f if isinstance(f, WrittenFile) else written(f) for f in files),
+                               key=lambda w: w.path)]
     body = {"generator": "dekube-nspawn", "project": project, "files": entries}
     return OutputFile(MANIFEST, dumps_indented(body, sort_keys=True) + "\n")
 
@@ -89,10 +108,16 @@ def _scan(root: str) -> tuple[list[str], list[str]]:
 
 def _carry_foreign(output_dir: str, staging: str, ours: set[str], new_paths: set[str]) -> None:
     files, empty_dirs = _scan(output_dir)
+    new_dirs = {p.rpartition("/")[0] for p in new_paths}
+    for d in list(new_dirs):
+        while d:
+            d = d.rpartition("/")[0]
+            new_dirs.add(d)
     for rel in files:
         if rel in ours:
             continue
-        if rel in new_paths:
+        parents = [rel[:i] for i, c in enumerate(rel) if c == "/"]
+        if rel in new_paths or rel in new_dirs or any(p in new_paths for p in parents):
             raise DekubeError(f"{os.path.join(output_dir, rel)} was not written by dekube-nspawn "
                               "(not in manifest.json) and would be overwritten; move it away")
         src, dst = os.path.join(output_dir, rel), os.path.join(staging, rel)
@@ -104,11 +129,96 @@ def _carry_foreign(output_dir: str, staging: str, ours: set[str], new_paths: set
     # Empty directories are foreign too (the tool never leaves one); a directory that held only
     # the tool's files goes with them.
     for rel in empty_dirs:
+        if rel in new_paths:
+            raise DekubeError(f"{os.path.join(output_dir, rel)} is a directory dekube-nspawn did "
+                              "not make, where it writes a file; move it away")
         os.makedirs(os.path.join(staging, rel), exist_ok=True)
 
 
-def _write_tree(staging: str, files: list[OutputFile]) -> None:
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class Staging:
+    """The new output tree, built in a temporary directory beside `output_dir` and swapped in by
+    `commit` with one `renameat2(RENAME_EXCHANGE)`: a failure at any point leaves the previous
+    output intact. Files can be written by several processes (`write` returns what the manifest
+    needs); `commit` adds the manifest, carries the foreign files over and swaps. As a context
+    manager, it removes the staging directory when the block fails."""
+
+    def __init__(self, output_dir: str):
+        # A symlinked output directory is replaced where it really is, and the link kept.
+        self.output_dir = os.path.realpath(output_dir)
+        if os.path.lexists(self.output_dir) and not os.path.isdir(self.output_dir):
+            raise DekubeError(f"{self.output_dir} exists and is not a directory")
+        parent = os.path.dirname(self.output_dir)
+        with _writing(self.output_dir):
+            os.makedirs(parent, exist_ok=True)
+            self.path = tempfile.mkdtemp(prefix=f".{os.path.basename(self.output_dir)}.new-",
+                                         dir=parent)
+        # Files are created with their final mode; fchmod only when the umask would take bits.
+        self._umask = _umask()
+
+    def __enter__(self) -> "Staging":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.discard()
+
+    def discard(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def write(self, files: list[OutputFile]) -> list[WrittenFile]:
+        with _writing(self.output_dir):
+            return _write_tree(self.path, files, self._umask)
+
+    def commit(self, project: str, files: list[WrittenFile]) -> None:
+        """Write the manifest of `files` (everything the writers wrote) and swap the tree in."""
+        with _writing(self.output_dir):
+            _write_tree(self.path, [render_manifest(project, files)], self._umask)
+        self.swap({f.path for f in files} | {MANIFEST})
+
+    def swap(self, new_paths: set[str]) -> None:
+        """Put the staging tree in place of the output directory; `new_paths`: every file written."""
+        with _writing(self.output_dir):
+            self._swap(new_paths)
+
+    def _swap(self, new_paths: set[str]) -> None:
+        output_dir, staging = self.output_dir, self.path
+        if not os.path.isdir(output_dir):
+            os.chmod(staging, 0o755)
+            os.rename(staging, output_dir)
+            return
+        _carry_foreign(output_dir, staging, previous_files(output_dir), new_paths)
+        os.chmod(staging, stat.S_IMODE(os.stat(output_dir).st_mode))
+        if not _exchange(staging, output_dir):
+            old = staging + ".old"
+            os.rename(output_dir, old)
+            os.rename(staging, output_dir)
+            staging = old
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _writing(output_dir: str):
+    """An OS error while writing the output (no space, no permission) is the user's to fix: one
+    sentence naming the directory, not an internal error."""
+    try:
+        yield
+    except DekubeError:
+        raise
+    except OSError as e:
+        where = f": {e.filename}" if e.filename else ""
+        raise OutputError(f"cannot write the output directory {output_dir}: "
+                          f"{e.strerror or e}{where}") from None
+
+
+def _write_tree(staging: str, files: list[OutputFile], umask: int = 0o777) -> list[WrittenFile]:
     made = {staging}
+    done = []
     for f in files:
         path = f"{staging}/{f.path}"            # f.path: plain, relative, "/"-separated
         parent = path.rpartition("/")[0]
@@ -116,48 +226,26 @@ def _write_tree(staging: str, files: list[OutputFile]) -> None:
             os.makedirs(parent, mode=0o755, exist_ok=True)
             made.add(parent)
         # Created with its final mode (the umask can only take bits away) so secret material is
-        # never readable by others, even briefly; fchmod then sets exactly the mode asked for.
+        # never readable by others, even briefly; fchmod then restores the bits the umask took.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, f.mode)
         try:
-            os.fchmod(fd, f.mode)
-            data = memoryview(f.content.encode("utf-8"))
+            if f.mode & umask:
+                os.fchmod(fd, f.mode)
+            encoded = f.content.encode("utf-8")
+            data = memoryview(encoded)
             while data:
                 data = data[os.write(fd, data):]
         finally:
             os.close(fd)
+        done.append(WrittenFile(f.path, f.mode, hashlib.sha256(encoded).hexdigest()))
+    return done
 
 
 def write_output(output_dir: str, files: list[OutputFile]) -> None:
-    """Replace the tool's files in `output_dir` with `files` (manifest included), atomically."""
-    # A symlinked output directory is replaced where it really is, and the link kept.
-    output_dir = os.path.realpath(output_dir)
-    if os.path.lexists(output_dir) and not os.path.isdir(output_dir):
-        raise DekubeError(f"{output_dir} exists and is not a directory")
-    parent = os.path.dirname(output_dir)
-    os.makedirs(parent, exist_ok=True)
-    new_paths = {f.path for f in files}
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.new-", dir=parent)
-    try:
-        exists = os.path.isdir(output_dir)
-        if exists:
-            _carry_foreign(output_dir, staging, previous_files(output_dir), new_paths)
-            os.chmod(staging, stat.S_IMODE(os.stat(output_dir).st_mode))
-        else:
-            os.chmod(staging, 0o755)
-        _write_tree(staging, files)
-        if not exists:
-            os.rename(staging, output_dir)
-            return
-        if not _exchange(staging, output_dir):
-            old = staging + ".old"
-            os.rename(output_dir, old)
-            os.rename(staging, output_dir)
-            staging = old
-        shutil.rmtree(staging, ignore_errors=True)
-    except BaseException:
-        if os.path.isdir(staging):
-            shutil.rmtree(staging, ignore_errors=True)
-        raise
+    """Replace the tool's files in `output_dir` with `files` (the manifest among them), atomically."""
+    with Staging(output_dir) as staging:
+        staging.write(files)
+        staging.swap({f.path for f in files})
 
 
 def diff_output(output_dir: str, files: list[OutputFile]) -> str:

@@ -102,7 +102,7 @@ def test_a_failure_midway_leaves_the_previous_output_untouched(compose, tmp_path
         return real_open(path, flags, mode, **kw)
 
     monkeypatch.setattr(output.os, "open", failing_open)
-    with pytest.raises(OSError):
+    with pytest.raises(output.OutputError, match="cannot write the output directory .*No space left"):
         output.write_output(str(out), [OutputFile(f"f{i}", "x\n") for i in range(10)])
     monkeypatch.undo()
     assert tree(out) == before

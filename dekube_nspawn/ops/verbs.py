@@ -96,7 +96,7 @@ def cmd_up(args, environ) -> int:
         lifecycle.up_installed(installed, bootstrap_args(args))
         return 0
     output_dir = os.path.abspath(args.output_dir or lifecycle.default_output_dir(project.project_dir))
-    options = ConvertOptions(output_dir=output_dir, resolve_images=args.resolve_images)
+    options = ConvertOptions(output_dir=output_dir, resolve_images=args.resolve_images, parallel=True)
     code = convert_to_directory(project, options, diagnostics)
     for w in diagnostics.warnings:
         print(f"WARNING: {w}", file=sys.stderr)
