@@ -51,9 +51,9 @@ _SHELL_PLAIN = re.compile(r"[A-Za-z0-9@%+=:,./_]+\Z")
 
 def shell_quote(value: str, key_path=()) -> str:
     """POSIX shell single quoting: everything literal except the quote itself."""
-    _refuse_nul(value, "a value", key_path)
     if _SHELL_PLAIN.match(value):
         return value
+    _refuse_nul(value, "a value", key_path)
     return "'" + value.replace("'", "'\\''") + "'"
 
 
@@ -90,9 +90,9 @@ def unit_exec_word(value: str, key_path=()) -> str:
 
     Not for the first word (the executable): systemd reads `-@:+!` prefixes off it after
     unquoting, so emitters only put fixed absolute paths there (see `unit_exec_line`)."""
-    _refuse_nul(value, "an argument", key_path)
     if _PLAIN_WORD.match(value):
         return value      # nothing systemd would interpret: readable without quotes
+    _refuse_nul(value, "an argument", key_path)
     return '"' + _c_escape(value).replace("%", "%%").replace("$", "$$") + '"'
 
 
@@ -131,8 +131,15 @@ def unit_environment(name: str, value: str, key_path=()) -> str:
     return '"' + _c_escape(f"{name}={value}").replace("%", "%%") + '"'
 
 
+# Printable ASCII words (no `%`, no backslash) separated by single spaces: already what
+# unit_text makes of it. The common case, checked with one match.
+_PLAIN_TEXT = re.compile(r"[!-$&-\[\]-~]+(?: [!-$&-\[\]-~]+)*\Z")
+
+
 def unit_text(value: str, key_path=()) -> str:
     """Free text such as `Description=`: one line, whitespace runs folded, `%` doubled."""
+    if _PLAIN_TEXT.match(value):
+        return value
     _refuse_nul(value, "a value", key_path)
     text = " ".join(value.split())
     _refuse_controls(text, "a description", key_path)
@@ -184,6 +191,10 @@ def env_file_assignment(name: str, value: str, key_path=()) -> str:
 # .nspawn settings files
 
 
+# No double quote, no control character but tab: double-quoted as is (the common case).
+_NSPAWN_DOUBLE_QUOTABLE = re.compile(r'[^\x00-\x08\x0a-\x1f\x7f"]*\Z')
+
+
 def nspawn_word(value: str, key_path=()) -> str:
     """One word of a `.nspawn` list setting (Parameters=, Environment=).
 
@@ -192,6 +203,8 @@ def nspawn_word(value: str, key_path=()) -> str:
     So a value fits when one quote kind is absent from it and it has no line break; otherwise it
     is refused.
     """
+    if _NSPAWN_DOUBLE_QUOTABLE.match(value):
+        return f'"{value}"'
     _refuse_nul(value, "a value", key_path)
     _refuse_line_breaks(value, "a value", key_path)
     _refuse_controls(value, "a value", key_path, allowed="\t")
@@ -203,10 +216,22 @@ def nspawn_word(value: str, key_path=()) -> str:
                           f"file (value starts {value[:20]!r})", key_path=key_path)
 
 
+def fits_nspawn_word(value: str) -> bool:
+    """Whether `nspawn_word` accepts `value`, without building the error it would raise."""
+    return not _NSPAWN_UNFIT.search(value) and ('"' not in value or "'" not in value)
+
+
+_NSPAWN_UNFIT = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# An absolute path of characters nspawn_path neither escapes nor refuses.
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9_./@+=,~-]*\Z")
+
+
 def nspawn_path(value: str, key_path=()) -> str:
     """One path of `Bind=`, `BindReadOnly=` or `TemporaryFileSystem=`: these split on `:` and read
     a backslash as "next character literal", and take no quotes. Paths must be absolute, so a
     value never starts with whitespace; trailing whitespace would be stripped by the parser."""
+    if _PLAIN_PATH.match(value):
+        return value
     _refuse_nul(value, "a path", key_path)
     _refuse_line_breaks(value, "a path", key_path)
     _refuse_controls(value, "a path", key_path, allowed="\t")
@@ -218,9 +243,14 @@ def nspawn_path(value: str, key_path=()) -> str:
     return value.replace("\\", "\\\\").replace(":", "\\:")
 
 
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_./@+=,:~-]+\Z")
+
+
 def nspawn_value(value: str, key_path=()) -> str:
     """A whole single-valued setting (WorkingDirectory=, Hostname=): taken verbatim after the
     parser strips surrounding whitespace."""
+    if _PLAIN_VALUE.match(value):
+        return value
     _refuse_nul(value, "a value", key_path)
     _refuse_line_breaks(value, "a value", key_path)
     _refuse_controls(value, "a value", key_path)
@@ -237,8 +267,13 @@ def nspawn_value(value: str, key_path=()) -> str:
 # /etc/hosts and resolv.conf
 
 
+_PLAIN_HOST_NAME = re.compile(r"[A-Za-z0-9_.-]+\Z")
+
+
 def hosts_name(value: str, key_path=()) -> str:
     """A host name in /etc/hosts: one whitespace-free word that does not start a comment."""
+    if _PLAIN_HOST_NAME.match(value):
+        return value
     if not value or any(c.isspace() for c in value) or "#" in value or not value.isprintable():
         raise ConversionError(f"{value!r} cannot be written as a host name", key_path=key_path)
     return value

@@ -32,6 +32,50 @@ needs_root = pytest.mark.skipif(bool(consumers.tools_available()),
 # --------------------------------------------------------------------------------------------
 # pure behaviour
 
+# Each fast path (one regex match for the common case) must answer exactly what the full checks
+# answer: compared with the fast regex disabled, on values from the same alphabet plus controls.
+FAST_PATHS = [
+    (escape.unit_text, "_PLAIN_TEXT"), (escape.nspawn_word, "_NSPAWN_DOUBLE_QUOTABLE"),
+    (escape.nspawn_path, "_PLAIN_PATH"), (escape.nspawn_value, "_PLAIN_VALUE"),
+    (escape.hosts_name, "_PLAIN_HOST_NAME"),
+]
+fast_values = st.text(alphabet=chars | st.sampled_from(["\x00", "\r", "\x1b", "\x7f", "/", ":", "#"]),
+                      max_size=16) | tricky | st.from_regex(r"/[a-z0-9_./@+=,~:-]{0,12}", fullmatch=True)
+
+
+def _outcome(function, value):
+    try:
+        return ("ok", function(value, ("k",)))
+    except ConversionError as e:
+        return ("refused", str(e))
+
+
+@pytest.mark.parametrize("function, fast", FAST_PATHS, ids=[f.__name__ for f, _ in FAST_PATHS])
+@settings(max_examples=300, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=fast_values)
+def test_fast_path_answers_as_the_full_checks(function, fast, value, monkeypatch):
+    with_fast = _outcome(function, value)
+    import re
+    monkeypatch.setattr(escape, fast, re.compile(r"(?!)"))     # never matches
+    try:
+        assert _outcome(function, value) == with_fast
+    finally:
+        monkeypatch.undo()
+
+
+@pytest.mark.parametrize("function", [escape.shell_quote, escape.unit_exec_word, escape.nspawn_word,
+                                      escape.nspawn_path, escape.nspawn_value, escape.unit_text])
+@pytest.mark.parametrize("value", ["\x00", "a\x00", "/x\x00", "plain\x00word"])
+def test_nul_is_refused_before_or_after_any_fast_path(function, value):
+    with pytest.raises(ConversionError):
+        function(value)
+
+
+@settings(max_examples=500, derandomize=True)
+@given(value=fast_values)
+def test_fits_nspawn_word_is_nspawn_word_accepting(value):
+    assert escape.fits_nspawn_word(value) == (_outcome(escape.nspawn_word, value)[0] == "ok")
+
 
 def test_nspawn_word_picks_the_absent_quote_kind():
     assert escape.nspawn_word("a b") == '"a b"'

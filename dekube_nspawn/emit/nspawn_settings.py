@@ -62,11 +62,7 @@ def _binds(plan: Plan, machine: Machine):
 
 
 def _fits_nspawn(name: str, value: str) -> bool:
-    try:
-        escape.nspawn_word(f"{name}={value}")
-        return True
-    except ConversionError:
-        return False
+    return escape.fits_nspawn_word(f"{name}={value}")
 
 
 def environment_via_unit(machine: Machine) -> tuple[tuple[str, str], ...] | None:

@@ -88,7 +88,12 @@ def _cpu_quota(percent: float | None) -> str | None:
     return f"{text}%"
 
 
-def render_service_unit(plan: Plan, machine: Machine, gated: bool, by_name=None) -> OutputFile:
+_UNSET = object()
+
+
+def render_service_unit(plan: Plan, machine: Machine, gated: bool, by_name=None,
+                        environment=_UNSET) -> OutputFile:
+    """`environment`: environment_via_unit(machine), when the caller has it already."""
     if by_name is None:
         by_name = {m.name: m for m in plan.machines}
     joined_unit = None
@@ -104,7 +109,9 @@ def render_service_unit(plan: Plan, machine: Machine, gated: bool, by_name=None)
                    f"--machine={machine.name}", f"--directory={machine.rootfs}"]
     if machine.network_mode is not NetworkMode.HOST and machine.netns:
         nspawn_argv.append(f"--network-namespace-path=/run/netns/{machine.netns}")
-    environment = environment_via_unit(machine) or ()
+    if environment is _UNSET:
+        environment = environment_via_unit(machine)
+    environment = environment or ()
     nspawn_argv += [f"--setenv={name}" for name, _ in environment]
     content = render_template(
         "machine.service.j2",
@@ -156,8 +163,8 @@ def render(plan: Plan) -> list[OutputFile]:
     by_name = {m.name: m for m in plan.machines}
     files = []
     for machine in plan.machines:
-        files.append(render_service_unit(plan, machine, machine.unit in gated, by_name))
         environment = environment_via_unit(machine)
+        files.append(render_service_unit(plan, machine, machine.unit in gated, by_name, environment))
         if environment:
             files.append(render_environment_file(plan, machine, environment))
         if machine.health:
