@@ -23,7 +23,7 @@ from dekube_nspawn.errors import DekubeError
 
 class OutputError(DekubeError):
     """The output directory cannot be written (permissions, space)."""
-from dekube_nspawn.jsontext import dumps_indented
+from dekube_nspawn.jsontext import dumps_reviewable
 
 MANIFEST = "manifest.json"
 
@@ -52,7 +52,7 @@ def render_manifest(project: str, files) -> OutputFile:
                for w in sorted((f if isinstance(f, WrittenFile) else written(f) for f in files),
                                key=lambda w: w.path)]
     body = {"generator": "dekube-nspawn", "project": project, "files": entries}
-    return OutputFile(MANIFEST, dumps_indented(body, sort_keys=True) + "\n")
+    return OutputFile(MANIFEST, dumps_reviewable(body))
 
 
 def previous_files(output_dir: str) -> set[str]:

@@ -14,7 +14,7 @@ import pathlib
 from dekube_nspawn.emit import OutputFile
 from dekube_nspawn.emit.scripts import helpers_dir, images_dir, render_template
 from dekube_nspawn.ir import Machine, Plan
-from dekube_nspawn.jsontext import dumps_indented
+from dekube_nspawn.jsontext import dumps_reviewable
 
 _RUNTIME = pathlib.Path(__file__).resolve().parent.parent / "runtime"
 
@@ -46,7 +46,7 @@ def machine_spec(machine: Machine) -> str:
         "working_dir": p.working_dir,
         "user": p.user,
     }
-    return dumps_indented(spec, sort_keys=True, ensure_ascii=False) + "\n"
+    return dumps_reviewable(spec, ensure_ascii=False)
 
 
 def render(plan: Plan) -> list[OutputFile]:
