@@ -14,6 +14,7 @@ import pathlib
 import jinja2
 
 from dekube_nspawn import escape
+from dekube_nspawn.cache import cache_directory
 
 
 def _template_dir() -> pathlib.Path:
@@ -68,30 +69,10 @@ class _TemplateCache(jinja2.FileSystemBytecodeCache):
             pass
 
 
-def _cache_directory() -> str | None:
-    """$XDG_CACHE_HOME/dekube-nspawn (~/.cache/...): a private directory of this user, else None."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    if not os.path.isabs(base):
-        return None
-    directory = os.path.join(base, "dekube-nspawn")
-    try:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        st = os.lstat(directory)
-    except OSError:
-        return None
-    # Code is loaded from there: only from a real directory nobody else may write to.
-    if not os.path.isdir(directory) or os.path.islink(directory) or st.st_uid != os.getuid() \
-            or st.st_mode & 0o022:
-        return None
-    return directory
-
-
 def bytecode_cache(env: jinja2.Environment, tag: str) -> jinja2.BytecodeCache | None:
     """The compiled-template cache for `env`, or None when there is no usable cache directory.
     `DEKUBE_NSPAWN_NO_CACHE=1` turns it off."""
-    if os.environ.get("DEKUBE_NSPAWN_NO_CACHE"):
-        return None
-    directory = _cache_directory()
+    directory = cache_directory()
     if directory is None:
         return None
     syntax = (jinja2.__version__, env.block_start_string, env.block_end_string,

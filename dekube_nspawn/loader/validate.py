@@ -17,6 +17,7 @@ import re
 import sys
 import tempfile
 
+from dekube_nspawn.cache import cache_directory
 from dekube_nspawn.errors import ComposeFileError
 
 _SCHEMA_PACKAGE = "check_jsonschema"
@@ -24,7 +25,7 @@ _SCHEMA_PATH = ("builtin_schemas", "vendor", "compose-spec.json")
 
 _schema = None
 _fast_validate = None
-_REWRITE_VERSION = "2"  # bump when _without_unevaluated changes: it is part of the cache key
+_REWRITE_VERSION = "3"  # bump when _without_unevaluated changes: it is part of the cache key
 
 
 def schema_text() -> str:
@@ -93,8 +94,16 @@ def _check_keys_are_strings(node, path, filename) -> None:
 
 # --- the fast validator --------------------------------------------------------------------------
 
+class _FastInvalid(ValueError):
+    """What the generated validator raises: it stands in for fastjsonschema's own exception
+    classes, whose package import (the whole code generator) costs ~20 ms of every run."""
+
+    def __init__(self, *args, **_details):
+        super().__init__(*args)
+
+
 def _is_fast_exception(e: Exception) -> bool:
-    return type(e).__name__ == "JsonSchemaValueException"
+    return isinstance(e, _FastInvalid)
 
 
 def _fast():
@@ -104,36 +113,53 @@ def _fast():
     return _fast_validate
 
 
-def _cache_file(source_hash: str) -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    tag = f"{sys.implementation.cache_tag}"
-    return os.path.join(base, "dekube-nspawn", f"compose-schema-{source_hash[:16]}-{tag}.bin")
+_GENERATED_IMPORT = "from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException\n"
+
+
+def _generator_version() -> str:
+    """The installed fastjsonschema's version file, read without importing the package."""
+    spec = importlib.util.find_spec("fastjsonschema")
+    if spec is None or not spec.submodule_search_locations:
+        raise ComposeFileError("fastjsonschema is missing: install dekube-nspawn with its dependencies")
+    with open(os.path.join(list(spec.submodule_search_locations)[0], "version.py"), encoding="utf-8") as fh:
+        return fh.read()
+
+
+def _generate() -> str:
+    import fastjsonschema          # the code generator: only when the cache has no validator
+    source = _without_locals(fastjsonschema.compile_to_code(_without_unevaluated(schema())))
+    if _GENERATED_IMPORT not in source:
+        raise ComposeFileError("this fastjsonschema version generates code dekube-nspawn does not know")
+    return source.replace(_GENERATED_IMPORT, "")
 
 
 def _load_compiled():
     """fastjsonschema generates ~1 MB of Python for this schema; compiling it costs ~0.3 s, loading
-    the marshalled code object ~20 ms. The cache key is the schema's hash and the interpreter."""
-    import fastjsonschema
-    key = hashlib.sha256((schema_text() + fastjsonschema.VERSION + _REWRITE_VERSION).encode()).hexdigest()
-    path = _cache_file(key)
+    the marshalled code object ~10 ms. The cache key is the schema, the generator's version and
+    this module's rewrite of its output; the interpreter is in the file name."""
+    key = hashlib.sha256((schema_text() + _generator_version() + _REWRITE_VERSION).encode()).hexdigest()
+    directory = cache_directory()
+    path = os.path.join(directory, f"compose-schema-{key[:16]}-{sys.implementation.cache_tag}.bin") \
+        if directory else None
     code = None
-    try:
-        with open(path, "rb") as fh:
-            code = marshal.load(fh)
-    except (OSError, EOFError, ValueError, TypeError):
-        code = None
-    if code is None:
-        source = _without_locals(fastjsonschema.compile_to_code(_without_unevaluated(schema())))
-        code = compile(source, "<compose-spec validator>", "exec")
+    if path:
         try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path))
-            with os.fdopen(fd, "wb") as fh:
-                marshal.dump(code, fh)
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only home only costs the compile time again next run
-    namespace: dict = {}
+            with open(path, "rb") as fh:
+                code = marshal.load(fh)
+        except (OSError, EOFError, ValueError, TypeError):
+            code = None
+    if code is None:
+        code = compile(_generate(), "<compose-spec validator>", "exec")
+        if path:
+            try:
+                fd, tmp = tempfile.mkstemp(dir=directory)
+                with os.fdopen(fd, "wb") as fh:
+                    marshal.dump(code, fh)
+                os.replace(tmp, path)
+            except OSError:
+                pass  # a read-only cache only costs the compile time again next run
+    namespace: dict = {"JsonSchemaValueException": _FastInvalid,
+                       "JsonSchemaValuesException": _FastInvalid}
     exec(code, namespace)
     name = next(k for k in namespace if k.startswith("validate") and callable(namespace[k]))
     return namespace[name]
