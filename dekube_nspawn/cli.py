@@ -201,8 +201,10 @@ def main(argv: list[str] | None = None, environ=None) -> int:
         print(f"dekube-nspawn: error: name a verb ({', '.join(VERBS)}) or a compose file", file=sys.stderr)
         return 2
     try:
-        from dekube_nspawn.ops.verbs import HANDLERS
-        handler = {"config": cmd_config, "convert": cmd_convert, **HANDLERS}[args.verb]
+        handler = {"config": cmd_config, "convert": cmd_convert}.get(args.verb)
+        if handler is None:     # the day-2 verbs: not imported by a conversion
+            from dekube_nspawn.ops.verbs import HANDLERS
+            handler = HANDLERS[args.verb]
         return handler(args, environ)
     except UsageError as e:
         print(f"dekube-nspawn: error: {e}", file=sys.stderr)
