@@ -43,10 +43,15 @@ def environment() -> jinja2.Environment:
         comment_end_string="##}",
     )
     # Every value that reaches a shell script goes through this filter, never through hand quoting.
-    env.filters["sh"] = lambda value: shell_quote(str(value))
+    env.filters["sh"] = _sh
+    env.filters["sh_words"] = lambda values: " ".join([_sh(v) for v in values])
     env.filters["octal"] = lambda value: format(value, "04o")
     env.bytecode_cache = bytecode_cache(env, "scripts")
     return env
+
+
+def _sh(value) -> str:
+    return shell_quote(value if value.__class__ is str else str(value))
 
 
 def render_template(name: str, **context) -> str:
@@ -134,7 +139,8 @@ def _context(plan: Plan) -> dict:
                 "env_file": env_secret_path(plan, s.name) if s.environment else None,
             } for s in m.secrets],
             "host_veths": [i.host_name for i in m.interfaces],
-            "macs": [(i.name, i.mac_address) for i in m.interfaces if i.mac_address],
+            "macs": [f"{i.name}={i.mac_address}" for i in m.interfaces if i.mac_address],
+            "sysctls": [f"{k}={v}" for k, v in m.privileges.sysctls],
             "has_netns": m.network_mode in (NetworkMode.BRIDGED, NetworkMode.NONE),
             "needs_helpers": m.process.user is not None,
         })

@@ -47,10 +47,13 @@ FILTERS = {
     "unit_path": escape.unit_plain_path,
     "device_path": escape.unit_device_path,
     "nspawn_word": escape.nspawn_word,
+    "nspawn_words": lambda words, key_path=(): " ".join([escape.nspawn_word(w, key_path) for w in words]),
     "nspawn_path": escape.nspawn_path,
     "nspawn_value": escape.nspawn_value,
     "hosts_name": escape.hosts_name,
+    "hosts_names": lambda names, key_path=(): " ".join([escape.hosts_name(n, key_path) for n in names]),
     "resolv_word": escape.resolv_word,
+    "resolv_words": lambda words, key_path=(): " ".join([escape.resolv_word(w, key_path) for w in words]),
     "seconds": _seconds,
 }
 
