@@ -39,3 +39,16 @@ def test_layout_one_line_per_key_and_per_object_item():
         '  ],\n'
         '  "z": null\n'
         '}\n')
+
+
+@settings(max_examples=200, derandomize=True)
+@given(st.lists(st.tuples(st.text(min_size=1, max_size=12), st.sampled_from([0o644, 0o600, 0o755]),
+                          st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)),
+                unique_by=lambda t: t[0], max_size=8), st.text(max_size=10))
+def test_manifest_is_the_reviewable_layout_of_its_content(entries, project):
+    from dekube_nspawn.output import WrittenFile, render_manifest
+    written = [WrittenFile(path, mode, digest) for path, mode, digest in entries]
+    body = {"files": [{"mode": f"{w.mode:04o}", "path": w.path, "sha256": w.sha256}
+                      for w in sorted(written, key=lambda w: w.path)],
+            "generator": "dekube-nspawn", "project": project}
+    assert render_manifest(project, written).content == dumps_reviewable(body)
