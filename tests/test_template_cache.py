@@ -47,3 +47,19 @@ def test_unwritable_cache_is_no_error(tmp_path, monkeypatch):
 def test_switched_off(tmp_path, monkeypatch):
     monkeypatch.setenv("DEKUBE_NSPAWN_NO_CACHE", "1")
     assert templating.bytecode_cache(jinja2.Environment(), "test") is None
+
+
+def test_templates_read_attributes_only_and_loudly():
+    """`a.b` is Python's getattr: attributes render, a dict key or a missing attribute raises
+    (no silent empty text in a unit file)."""
+    import collections
+
+    import pytest
+    env = templating.AttributeEnvironment(undefined=jinja2.StrictUndefined)
+    Row = collections.namedtuple("Row", "name")
+    assert env.from_string("{{ r.name }}").render(r=Row("web")) == "web"
+    with pytest.raises(AttributeError):
+        env.from_string("{{ r.name }}").render(r={"name": "web"})
+    with pytest.raises(AttributeError):
+        env.from_string("{{ r.other }}").render(r=Row("web"))
+    assert templating.environment().getattr is getattr

@@ -13,13 +13,14 @@ import functools
 import hashlib
 import pathlib
 import re
+from typing import NamedTuple
 
 import jinja2
 
 from dekube_nspawn.emit import OutputFile
-from dekube_nspawn.emit.templating import bytecode_cache
+from dekube_nspawn.emit.templating import AttributeEnvironment, bytecode_cache
 from dekube_nspawn.escape import shell_quote
-from dekube_nspawn.ir import Machine, MountKind, NetworkMode, Plan
+from dekube_nspawn.ir import Machine, MountKind, NetworkMode, Plan, SecretFile
 
 _TEMPLATE_DIRS = (
     pathlib.Path(__file__).resolve().parent.parent.parent / "templates",   # source tree
@@ -31,7 +32,7 @@ LIB_SCRIPTS = ("netns.sh", "rootfs.sh", "prepare.sh", "health.sh")
 
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(
+    env = AttributeEnvironment(
         loader=jinja2.FileSystemLoader([str(d) for d in _TEMPLATE_DIRS if d.is_dir()]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -106,11 +107,37 @@ def _prepare_entries(machine: Machine):
 _NSPAWN_MOUNT_POINTS = ("/dev", "/proc", "/run", "/sys", "/tmp")
 
 
-def _read_only_mount_points(machine: Machine) -> dict:
+class MountPoints(NamedTuple):
+    dirs: list
+    files: list
+    like: list          # (bind source, target): the target is made the same type as the source
+
+
+class SecretStep(NamedTuple):
+    s: SecretFile
+    uid: str
+    gid: str
+    env_file: str | None     # where install.sh wrote an environment-sourced secret
+
+
+class MachineScripts(NamedTuple):
+    """What the lib/ scripts' per-machine tables say of one machine."""
+    m: Machine
+    mount_steps: list
+    read_only_mount_points: MountPoints
+    secrets: list
+    host_veths: list
+    macs: list
+    sysctls: list
+    has_netns: bool
+    needs_helpers: bool
+
+
+def _read_only_mount_points(machine: Machine) -> MountPoints:
     """Mount points rootfs.sh creates before a `read_only: true` machine starts: nspawn fails to
     create them itself once the root is read-only. A bind target takes the type of its source."""
     if not machine.privileges.read_only_root:
-        return {"dirs": [], "files": [], "like": []}
+        return MountPoints([], [], [])
     dirs = list(_NSPAWN_MOUNT_POINTS)
     like = []
     for m in machine.mounts:
@@ -122,28 +149,25 @@ def _read_only_mount_points(machine: Machine) -> dict:
     if working_dir:
         dirs.append(working_dir)
     files = [s.target for s in machine.secrets]
-    return {"dirs": dirs, "files": files, "like": like}
+    return MountPoints(dirs, files, like)
 
 
 def _context(plan: Plan) -> dict:
     machines = []
     for m in plan.machines:
-        machines.append({
-            "m": m,
-            "mount_steps": _prepare_entries(m),
-            "read_only_mount_points": _read_only_mount_points(m),
-            "secrets": [{
-                "s": s,
-                "uid": _uid_gid(s.uid),
-                "gid": _uid_gid(s.gid),
-                "env_file": env_secret_path(plan, s.name) if s.environment else None,
-            } for s in m.secrets],
-            "host_veths": [i.host_name for i in m.interfaces],
-            "macs": [f"{i.name}={i.mac_address}" for i in m.interfaces if i.mac_address],
-            "sysctls": [f"{k}={v}" for k, v in m.privileges.sysctls],
-            "has_netns": m.network_mode in (NetworkMode.BRIDGED, NetworkMode.NONE),
-            "needs_helpers": m.process.user is not None,
-        })
+        machines.append(MachineScripts(
+            m=m,
+            mount_steps=_prepare_entries(m),
+            read_only_mount_points=_read_only_mount_points(m),
+            secrets=[SecretStep(s=s, uid=_uid_gid(s.uid), gid=_uid_gid(s.gid),
+                                env_file=env_secret_path(plan, s.name) if s.environment else None)
+                     for s in m.secrets],
+            host_veths=[i.host_name for i in m.interfaces],
+            macs=[f"{i.name}={i.mac_address}" for i in m.interfaces if i.mac_address],
+            sysctls=[f"{k}={v}" for k, v in m.privileges.sysctls],
+            has_netns=m.network_mode in (NetworkMode.BRIDGED, NetworkMode.NONE),
+            needs_helpers=m.process.user is not None,
+        ))
     return {
         "plan": plan,
         "machines": machines,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from dekube_nspawn.emit import OutputFile
 from dekube_nspawn.emit.nspawn_settings import environment_via_unit
@@ -49,7 +50,14 @@ def _netns_up_args(machine: Machine) -> list[str]:
     return args
 
 
-def _restart(machine: Machine) -> dict:
+class RestartSettings(NamedTuple):
+    policy: str
+    burst: int | None          # StartLimitBurst=, when the restarts are counted
+    interval: str | None       # StartLimitIntervalSec=
+    delay: float
+
+
+def _restart(machine: Machine) -> RestartSettings:
     """Docker restarts forever (with back-off) for always/unless-stopped/on-failure, and at most N
     times for on-failure:N; systemd's start rate limit is set to match."""
     lc = machine.lifecycle
@@ -60,10 +68,10 @@ def _restart(machine: Machine) -> dict:
         policy = "on-failure"      # systemd refuses Restart=always for Type=oneshot
     delay = lc.restart_delay_s if lc.restart_delay_s is not None else 1
     if policy == "no":
-        return {"policy": "no", "burst": None, "interval": None, "delay": delay}
+        return RestartSettings("no", None, None, delay)
     if lc.restart is RestartPolicy.ON_FAILURE and lc.max_restarts is not None:
-        return {"policy": policy, "burst": lc.max_restarts + 1, "interval": "infinity", "delay": delay}
-    return {"policy": policy, "burst": None, "interval": "0", "delay": delay}
+        return RestartSettings(policy, lc.max_restarts + 1, "infinity", delay)
+    return RestartSettings(policy, None, "0", delay)
 
 
 _DEVICE_PERMS = re.compile(r"[rwm]{1,3}\Z")

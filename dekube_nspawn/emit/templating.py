@@ -6,6 +6,7 @@ and each filter is a function of `escape.py`.
 """
 from __future__ import annotations
 
+import builtins
 import functools
 import hashlib
 import os
@@ -87,9 +88,19 @@ def bytecode_cache(env: jinja2.Environment, tag: str) -> jinja2.BytecodeCache | 
     return _TemplateCache(directory, pattern=f"{tag}-{digest}-%s.cache")
 
 
+class AttributeEnvironment(jinja2.Environment):
+    """Templates read attributes only (of the IR, and of the NamedTuples emitters make for them),
+    never dict keys, so `a.b` in a template is Python's own getattr. Jinja's default tries the
+    attribute, then the item, then makes an undefined, in a Python call per access: ~40% of the
+    rendering of a 1000-machine project. A missing attribute raises AttributeError, as loud as
+    StrictUndefined."""
+
+    getattr = staticmethod(builtins.getattr)
+
+
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(
+    env = AttributeEnvironment(
         loader=jinja2.FileSystemLoader(str(_template_dir())),
         autoescape=False,
         undefined=jinja2.StrictUndefined,
