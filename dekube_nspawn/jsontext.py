@@ -9,19 +9,33 @@ output.)
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring, encode_basestring_ascii
 
 
 def dumps_reviewable(mapping: dict, *, ensure_ascii: bool = True) -> str:
-    encode = json.JSONEncoder(ensure_ascii=ensure_ascii, sort_keys=True).encode
+    quote = encode_basestring_ascii if ensure_ascii else encode_basestring
+    encoder = json.JSONEncoder(ensure_ascii=ensure_ascii, sort_keys=True)
+
+    def encode(value) -> str:
+        # Strings, null and lists of strings (a machine's argv and variables) are spelled here
+        # exactly as the C encoder spells them, without building an encoder per value.
+        if value.__class__ is str:
+            return quote(value)
+        if value is None:
+            return "null"
+        if isinstance(value, (list, tuple)) and all(item.__class__ is str for item in value):
+            return "[" + ", ".join([quote(item) for item in value]) + "]"
+        return encoder.encode(value)
+
     lines = []
     for key in sorted(mapping):
         value = mapping[key]
         if isinstance(value, (list, tuple)) and value and \
                 all(isinstance(item, (dict, list, tuple)) for item in value):
             items = ",\n".join(["    " + encode(item) for item in value])
-            lines.append(f"  {encode(key)}: [\n{items}\n  ]")
+            lines.append(f"  {quote(key)}: [\n{items}\n  ]")
         else:
-            lines.append(f"  {encode(key)}: {encode(value)}")
+            lines.append(f"  {quote(key)}: {encode(value)}")
     if not lines:
         return "{}\n"
     return "{\n" + ",\n".join(lines) + "\n}\n"

@@ -52,3 +52,15 @@ def test_manifest_is_the_reviewable_layout_of_its_content(entries, project):
                       for w in sorted(written, key=lambda w: w.path)],
             "generator": "dekube-nspawn", "project": project}
     assert render_manifest(project, written).content == dumps_reviewable(body)
+
+
+@settings(max_examples=300, derandomize=True)
+@given(values, st.booleans())
+def test_each_value_is_spelled_as_the_c_encoder_spells_it(value, ensure_ascii):
+    text = dumps_reviewable({"k": value}, ensure_ascii=ensure_ascii)
+    if isinstance(value, list) and value and all(isinstance(v, (dict, list)) for v in value):
+        expected = "".join(f"\n    {json.dumps(v, ensure_ascii=ensure_ascii, sort_keys=True)}"
+                           + ("," if i < len(value) - 1 else "") for i, v in enumerate(value))
+        assert text == '{\n  "k": [' + expected + "\n  ]\n}\n"
+    else:
+        assert text == '{\n  "k": ' + json.dumps(value, ensure_ascii=ensure_ascii, sort_keys=True) + "\n}\n"
