@@ -14,7 +14,7 @@ import os
 import sys
 
 from dekube_nspawn.errors import DekubeError, Diagnostics, UsageError
-from dekube_nspawn.ops.verbs import DAY2_VERBS
+from dekube_nspawn.ops import DAY2_VERBS
 
 VERBS = ("config", "convert") + DAY2_VERBS
 
@@ -32,7 +32,9 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         metavar="PROFILE", help="enable a profile (repeatable)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(day2: bool = True) -> argparse.ArgumentParser:
+    """`day2=False`: without the day-2 verbs' parsers (and their code), for a command line that
+    names `config` or `convert`."""
     parser = argparse.ArgumentParser(prog="dekube-nspawn", description=__doc__.split("\n\n")[0])
     _global_options(parser, suppress=False)
     from dekube_nspawn import __version__
@@ -55,8 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compose files (same as -f)")
     add_convert_options(p)
 
-    from dekube_nspawn.ops.verbs import add_parsers
-    add_parsers(sub, _global_options)
+    if day2:
+        from dekube_nspawn.ops.verbs import add_parsers
+        add_parsers(sub, _global_options)
     return parser
 
 
@@ -72,14 +75,32 @@ def add_convert_options(p: argparse.ArgumentParser) -> None:
                    help="ask skopeo for each image's digest and config at conversion time")
 
 
-def _normalize_argv(argv: list[str]) -> list[str]:
-    """`dekube-nspawn compose.yml -o out` means `convert`: insert the verb where the first
-    positional (non-option) word is not a verb."""
-    takes_value = {"-f", "--file", "-p", "--project-name", "--project-directory", "--env-file", "--profile"}
+_TAKES_VALUE = {"-f", "--file", "-p", "--project-name", "--project-directory", "--env-file", "--profile"}
+
+
+def _verb_of(argv: list[str]) -> str | None:
+    """The verb of a normalized command line; None with -h/--help/--version before it."""
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a in takes_value:
+        if a in _TAKES_VALUE:
+            i += 2
+        elif a.startswith("-"):
+            if a in ("-h", "--help", "--version"):
+                return None
+            i += 1
+        else:
+            return a
+    return None
+
+
+def _normalize_argv(argv: list[str]) -> list[str]:
+    """`dekube-nspawn compose.yml -o out` means `convert`: insert the verb where the first
+    positional (non-option) word is not a verb."""
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in _TAKES_VALUE:
             i += 2
             continue
         if a.startswith("-"):
@@ -194,8 +215,9 @@ def run() -> None:
 def main(argv: list[str] | None = None, environ=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     environ = os.environ if environ is None else environ
-    parser = build_parser()
-    args = parser.parse_args(_normalize_argv(argv))
+    argv = _normalize_argv(argv)
+    parser = build_parser(day2=_verb_of(argv) not in ("config", "convert"))
+    args = parser.parse_args(argv)
     if not args.verb:
         parser.print_usage(sys.stderr)
         print(f"dekube-nspawn: error: name a verb ({', '.join(VERBS)}) or a compose file", file=sys.stderr)

@@ -61,3 +61,20 @@ def test_closed_stdout_reports_like_python_without_a_traceback(tmp_path):
                preexec_fn=lambda: os.close(1))
     assert r.returncode != 0
     assert "Traceback" not in r.stderr
+
+
+def test_a_conversion_loads_no_day2_code(tmp_path):
+    code = ("import sys; from dekube_nspawn import cli\n"
+            f"rc = cli.main([{str(HELLO)!r}, '-o', {str(tmp_path / 'out')!r}], environ={{}})\n"
+            "print(rc, sorted(m for m in sys.modules if m.startswith('dekube_nspawn.ops.')))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={"PYTHONPATH": str(REPO), "HOME": str(tmp_path), "PATH": os.environ["PATH"]})
+    assert r.stdout.strip() == "0 []", r.stdout + r.stderr
+
+
+def test_verbs_found_past_global_options():
+    from dekube_nspawn import cli
+    assert cli._verb_of(["-f", "a.yml", "-p", "x", "convert", "-o", "o"]) == "convert"
+    assert cli._verb_of(["--profile", "p", "ps"]) == "ps"
+    assert cli._verb_of(["-h", "convert"]) is None
+    assert cli._verb_of(cli._normalize_argv(["compose.yml", "-o", "out"])) == "convert"

@@ -10,7 +10,7 @@ import sys
 from dekube_nspawn.errors import DekubeError, Diagnostics, UsageError
 from dekube_nspawn.ops import locate
 
-DAY2_VERBS = ("up", "down", "ps", "logs", "exec", "start", "stop", "restart", "pull", "images", "prune")
+from dekube_nspawn.ops import DAY2_VERBS  # noqa: F401  (the verbs' names live with the package)
 
 
 def add_parsers(sub, global_options) -> None:
