@@ -48,3 +48,44 @@ def test_no_validator_from_a_directory_others_may_write(tmp_path):
     assert planted[1] == "generator imported" and "imgae" in planted[0]
     assert list(shared.iterdir()) == []
     assert probe(tmp_path)[1] == "generator imported"      # still not cached there
+
+
+def _corpus_documents():
+    import pathlib
+    corpus = goldens.FIXTURES.parent.parent / "shared" / "corpus"
+    return sorted(corpus.glob("*/*/compose.yaml"))
+
+
+def test_lean_fast_validator_never_accepts_what_jsonschema_rejects():
+    """The fast validator raises bare exceptions (no message, no definition): its verdict must
+    still be jsonschema's on every document of the corpus (interpolated with nothing set)."""
+    import pytest
+    from dekube_nspawn.errors import ComposeFileError
+    from dekube_nspawn.loader import interpolate, validate, yaml as yaml_stage
+    files = _corpus_documents()
+    if not files:
+        pytest.skip("../shared/corpus is not beside the checkout")
+    checked = rejected = 0
+    for path in files:
+        try:
+            docs = yaml_stage.parse_documents(path.read_text(), str(path))
+            doc = interpolate.interpolate(docs[0], {}, filename=str(path)) if docs else None
+        except (ComposeFileError, UnicodeDecodeError):
+            continue
+        if not isinstance(doc, dict):
+            continue
+        try:
+            validate._check_keys_are_strings(doc, (), str(path))    # validate_file's first step
+        except ComposeFileError:
+            continue
+        try:
+            validate._fast()(doc)
+            fast_ok = True
+        except validate._FastInvalid:
+            fast_ok = False
+        precise = validate._precise_error(doc)
+        if fast_ok:
+            assert precise is None, (path, precise)
+        rejected += not fast_ok
+        checked += 1
+    assert checked > 300 and rejected > 10, (checked, rejected)

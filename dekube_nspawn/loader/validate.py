@@ -8,6 +8,7 @@ key path ("services.web: unknown key 'imgae'").
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import json
@@ -25,7 +26,7 @@ _SCHEMA_PATH = ("builtin_schemas", "vendor", "compose-spec.json")
 
 _schema = None
 _fast_validate = None
-_REWRITE_VERSION = "3"  # bump when _without_unevaluated changes: it is part of the cache key
+_REWRITE_VERSION = "4"  # bump when _without_unevaluated changes: it is part of the cache key
 
 
 def schema_text() -> str:
@@ -125,12 +126,31 @@ def _generator_version() -> str:
         return fh.read()
 
 
-def _generate() -> str:
+def _generate():
+    """The validator's code (an AST): fastjsonschema's output without its import line, and with
+    every exception it raises stripped of its arguments (see _Lean)."""
     import fastjsonschema          # the code generator: only when the cache has no validator
     source = _without_locals(fastjsonschema.compile_to_code(_without_unevaluated(schema())))
     if _GENERATED_IMPORT not in source:
         raise ComposeFileError("this fastjsonschema version generates code dekube-nspawn does not know")
-    return source.replace(_GENERATED_IMPORT, "")
+    tree = _Lean().visit(ast.parse(source.replace(_GENERATED_IMPORT, "")))
+    return ast.fix_missing_locations(tree)
+
+
+class _Lean(ast.NodeTransformer):
+    """Only "valid or not" is asked of the fast validator (jsonschema words the error), yet the
+    generated code builds each exception with its message, the value, and the whole schema
+    definition it broke as a dict literal, and a valid service raises ~6 of them inside
+    oneOf/anyOf branches: most of the validation time. Raised bare instead."""
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id in _EXCEPTION_NAMES:
+            return ast.copy_location(ast.Call(func=node.func, args=[], keywords=[]), node)
+        return node
+
+
+_EXCEPTION_NAMES = ("JsonSchemaValueException", "JsonSchemaValuesException")
 
 
 def _load_compiled():
