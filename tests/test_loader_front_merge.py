@@ -1,6 +1,8 @@
 """merge.py and reset.py: compose-go's override rules, unicity, `!reset` and `!override`."""
 from __future__ import annotations
 
+from hypothesis import given, settings, strategies as st
+
 from dekube_nspawn.loader import merge, reset
 from dekube_nspawn.loader import yaml as y
 
@@ -134,3 +136,23 @@ def test_strip_reports_paths_and_removes_markers():
     assert clean == {"a": {"c": [1], "d": [1]}}
     assert paths == [("a", "b"), ("a", "c")]
     assert not reset.has_markers(clean)
+
+
+def _volume_target_by_characters(spec):
+    """compose-go format.ParseVolume's split, character by character (the reference)."""
+    parts, buf = [], ""
+    for i, c in enumerate(spec):
+        if c == ":" and not (len(buf) == 1 and buf.isalpha() and spec[i + 1:i + 2] in ("/", "\\")):
+            parts.append(buf)
+            buf = ""
+        else:
+            buf += c
+    parts.append(buf)
+    return parts[0] if len(parts) == 1 else parts[1]
+
+
+@settings(max_examples=2000, derandomize=True)
+@given(st.text(alphabet=st.sampled_from(list("aZé1:/\\.x_")), max_size=14))
+def test_short_volume_target_splits_as_compose_go(spec):
+    from dekube_nspawn.loader.merge import short_volume_target
+    assert short_volume_target(spec) == _volume_target_by_characters(spec)

@@ -211,14 +211,15 @@ def short_volume_target(spec: str) -> str:
     """Target of `SOURCE:TARGET[:MODE]` or of a bare `TARGET` (compose-go format.ParseVolume:
     a one-letter part followed by `/` or `\\` is a Windows drive, not a separator)."""
     parts: list[str] = []
-    buf = ""
-    for i, c in enumerate(spec):
-        if c == ":" and not (len(buf) == 1 and buf.isalpha() and spec[i + 1:i + 2] in ("/", "\\")):
-            parts.append(buf)
-            buf = ""
+    pieces = spec.split(":")
+    current = pieces[0]
+    for piece in pieces[1:]:
+        if len(current) == 1 and current.isalpha() and piece[:1] in ("/", "\\"):
+            current += ":" + piece          # `C:/...`: a drive, not a separator
         else:
-            buf += c
-    parts.append(buf)
+            parts.append(current)
+            current = piece
+    parts.append(current)
     return parts[0] if len(parts) == 1 else parts[1]
 
 

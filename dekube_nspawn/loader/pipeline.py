@@ -150,6 +150,8 @@ def load_document(raw, filename: str, merged: dict, ctx: Context) -> dict:
     else:
         cfg, reset_paths = reset.strip(cfg)
 
+    keys_checked = plain and not merged and not _pulls_in_files(cfg)
+
     # Docker Compose v2.40.3 resolves `extends` before `include`: a service cannot extend one
     # that only an included file defines (later compose-go versions swapped the two)
     extends.apply(cfg, filename, ctx, reset_paths)
@@ -158,13 +160,22 @@ def load_document(raw, filename: str, merged: dict, ctx: Context) -> dict:
 
     merged = merge.merge(merged, cfg)
     merge.enforce_unicity(merged)
-    validate.validate_file(merged, filename)
+    validate.validate_file(merged, filename, keys_checked=keys_checked)
     if "version" in merged:
         ctx.diagnostics.warn(("version",), f"{filename}: the attribute `version` is obsolete, it will "
                              "be ignored, please remove it to avoid potential confusion")
         del merged["version"]
     merged = canonical.canonicalize(merged, filename, ctx.diagnostics)
     return merge.enforce_unicity(merged)
+
+
+def _pulls_in_files(cfg: dict) -> bool:
+    """Whether `include` or a service's `extends` brings other files' content into this one.
+    Without them, the first document's merged result holds only keys the YAML fast path checked
+    were strings, and validation need not walk them again."""
+    services = cfg.get("services") or {}
+    return "include" in cfg or not isinstance(services, dict) or any(
+        isinstance(svc, dict) and "extends" in svc for svc in services.values())
 
 
 def check_string_keys(doc, filename: str, path: tuple = ()) -> None:

@@ -47,11 +47,13 @@ def schema() -> dict:
     return _schema
 
 
-def validate_file(doc, filename: str | None) -> None:
-    """Raise ComposeFileError when `doc` (one file, interpolated) breaks the schema."""
+def validate_file(doc, filename: str | None, keys_checked: bool = False) -> None:
+    """Raise ComposeFileError when `doc` (one file, interpolated) breaks the schema.
+    `keys_checked`: every key is known to be a string already (the YAML reader's fast path)."""
     if not isinstance(doc, dict):
         raise ComposeFileError("top-level object must be a mapping", file=filename)
-    _check_keys_are_strings(doc, (), filename)
+    if not keys_checked:
+        _check_keys_are_strings(doc, (), filename)
     try:
         _fast()(doc)
         return
