@@ -18,7 +18,7 @@ from typing import NamedTuple
 import jinja2
 
 from dekube_nspawn.emit import OutputFile
-from dekube_nspawn.emit.templating import AttributeEnvironment, bytecode_cache
+from dekube_nspawn.emit.templating import AttributeEnvironment, bytecode_cache, render_named
 from dekube_nspawn.escape import shell_quote
 from dekube_nspawn.ir import Machine, MountKind, NetworkMode, Plan, SecretFile
 
@@ -56,7 +56,7 @@ def _sh(value) -> str:
 
 
 def render_template(name: str, **context) -> str:
-    return environment().get_template(name).render(**context)
+    return render_named(environment(), name, context)
 
 
 _SAFE_COMPONENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
