@@ -1,4 +1,4 @@
-"""The layout of the JSON files people review in diffs (manifest.json, machines/<m>.json).
+"""The layout of the JSON files people review in diffs (manifest.json).
 
 Keys sorted, one per line; a list of objects or lists gets one line per item; every value on its
 line is compact JSON from the standard library's C encoder. A changed file of the manifest or

@@ -1,6 +1,7 @@
-"""`bootstrap.sh` (pull + unpack every image, complete the machines' process from the image) and
-`machines/<machine>.json` (compose's process of each machine whose image was not resolved at
-conversion: the input bootstrap.sh hands to runtime/process.py on the host).
+"""`bootstrap.sh`: pull + unpack every image, and complete the process of each machine whose image
+was not resolved at conversion from the unpacked image, with compose's process of that machine
+(one JSON line per machine in the script: the input it hands to runtime/process.py on the host).
+The script is root-only (0700): those lines carry the compose environment.
 
 bootstrap.sh embeds `runtime/process.py` (compose's process rules, the one implementation) and
 `runtime/exec_block.py` (their .nspawn rendering) verbatim as quoted here-documents.
@@ -14,7 +15,6 @@ import pathlib
 from dekube_nspawn.emit import OutputFile
 from dekube_nspawn.emit.scripts import helpers_dir, images_dir, render_template
 from dekube_nspawn.ir import Machine, Plan
-from dekube_nspawn.jsontext import dumps_reviewable
 
 _RUNTIME = pathlib.Path(__file__).resolve().parent.parent / "runtime"
 
@@ -37,7 +37,8 @@ def unresolved_machines(plan: Plan) -> list[Machine]:
 
 
 def machine_spec(machine: Machine) -> str:
-    """runtime/process.py's "compose" input: null = the image's default applies."""
+    """runtime/process.py's "compose" input, as one line of JSON: null = the image's default
+    applies."""
     p = machine.process
     spec = {
         "entrypoint": list(p.entrypoint) if p.entrypoint is not None else None,
@@ -46,7 +47,7 @@ def machine_spec(machine: Machine) -> str:
         "working_dir": p.working_dir,
         "user": p.user,
     }
-    return dumps_reviewable(spec, ensure_ascii=False)
+    return json.dumps(spec, sort_keys=True, ensure_ascii=False)
 
 
 def render(plan: Plan) -> list[OutputFile]:
@@ -58,9 +59,8 @@ def render(plan: Plan) -> list[OutputFile]:
         images_dir=images_dir(plan), helpers_dir=helpers_dir(plan),
         helpers_dir_json=json.dumps(helpers_dir(plan)),
         rootfs_json=lambda m: json.dumps(f"{images_dir(plan)}/{m.image.key}/current/rootfs"),
+        spec_json=machine_spec,
         process_source=process_source, process_delimiter=process_delimiter,
         exec_block_source=block_source, exec_block_delimiter=block_delimiter)
-    files = [OutputFile("bootstrap.sh", script, 0o755)]
     # Root-only, like the .nspawn: the compose environment routinely carries passwords.
-    files += [OutputFile(f"machines/{m.name}.json", machine_spec(m), 0o600) for m in unresolved]
-    return files
+    return [OutputFile("bootstrap.sh", script, 0o700)]
