@@ -188,12 +188,17 @@ fi
 """
 
 
-def test_resolve_images_writes_the_complete_process(compose, tmp_path, monkeypatch):
+def install_fake_skopeo(tmp_path, monkeypatch) -> None:
+    """FAKE_SKOPEO first on PATH, for conversions with --resolve-images."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     (bindir / "skopeo").write_text(FAKE_SKOPEO)
     (bindir / "skopeo").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+
+
+def test_resolve_images_writes_the_complete_process(compose, tmp_path, monkeypatch):
+    install_fake_skopeo(tmp_path, monkeypatch)
     out = tmp_path / "out"
     assert run_cli(str(compose), "-o", str(out), "--resolve-images") == 0
     settings = (out / "hello-web.nspawn").read_text()

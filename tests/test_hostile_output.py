@@ -131,12 +131,8 @@ def test_file_modes_follow_the_policy_and_secret_values_stay_out(tmp_path, monke
     completion): 0700; everything else 0644; all root-owned. A compose environment value appears
     in no file others can read. Secret values never reach the output
     directory: install.sh reads them from the environment or the named file at install time."""
-    from test_convert_cli import FAKE_SKOPEO
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    (bindir / "skopeo").write_text(FAKE_SKOPEO)
-    (bindir / "skopeo").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    from test_convert_cli import install_fake_skopeo
+    install_fake_skopeo(tmp_path, monkeypatch)
     fixtures = goldens.FIXTURES
     files = []
     env_extra = {"API_TOKEN": "tok-VALUE-1234", "DB_PASSWORD": "pw-VALUE-5678"}
@@ -180,12 +176,8 @@ def test_environment_values_only_in_root_only_files(tmp_path, monkeypatch, resol
     """Compose environments carry passwords: every output file holding a value of one is
     root-only (0600, bootstrap.sh 0700), whether the image is resolved at conversion or
     completed by bootstrap.sh."""
-    from test_convert_cli import FAKE_SKOPEO
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    (bindir / "skopeo").write_text(FAKE_SKOPEO)
-    (bindir / "skopeo").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    from test_convert_cli import install_fake_skopeo
+    install_fake_skopeo(tmp_path, monkeypatch)
     project = tmp_path / "project"
     project.mkdir()
     (project / "compose.yaml").write_text(
