@@ -44,7 +44,8 @@ def test_convert_writes_every_file_with_its_mode(compose, tmp_path):
     for path, mode in listed.items():
         assert stat.S_IMODE((out / path).stat().st_mode) == mode, path
         if path.endswith(".sh") and not path.startswith("health/"):   # health/*.sh are sourced
-            assert mode == 0o755, path
+            # bootstrap.sh hands the compose environment to the image completion: root-only
+            assert mode == (0o700 if path == "bootstrap.sh" else 0o755), path
     assert stat.S_IMODE((out / "manifest.json").stat().st_mode) == 0o644
     # Nothing else is left beside the output directory (no staging leftovers).
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "project"]
@@ -209,7 +210,7 @@ def test_resolve_images_writes_the_complete_process(compose, tmp_path, monkeypat
     plain = tmp_path / "plain"
     assert run_cli(str(compose), "-o", str(plain)) == 0
     assert "\nParameters=" not in (plain / "hello-web.nspawn").read_text()
-    (bindir / "skopeo").write_text("#!/bin/sh\necho 'unauthorized' >&2\nexit 1\n")
+    (tmp_path / "bin" / "skopeo").write_text("#!/bin/sh\necho 'unauthorized' >&2\nexit 1\n")
     assert run_cli(str(compose), "-o", str(out), "--resolve-images") == 1
     assert "\nParameters=" in (out / "hello-web.nspawn").read_text()   # old output untouched
 
