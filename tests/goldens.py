@@ -50,3 +50,12 @@ def convert_fixture(case: str, output_dir: str = "unused"):
 
 def warnings_text(diagnostics: Diagnostics) -> str:
     return "".join(f"WARNING: {w}\n" for w in diagnostics.warnings)
+
+
+def bootstrap_compose_process(bootstrap_sh: str, machine: str) -> dict:
+    """The compose process bootstrap.sh hands to the image completion for `machine` (the JSON
+    argument of its `complete_machine` line)."""
+    import shlex
+    line = next(line for line in bootstrap_sh.splitlines()
+                if line.lstrip().startswith(f"complete_machine '{machine}' "))
+    return json.loads(shlex.split(line)[4])

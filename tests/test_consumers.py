@@ -145,7 +145,7 @@ def test_installed_settings_bootstrap_block_plus_converter_file(rootfs, tmp_path
     write_output(str(out), render_project(project, ConvertOptions(output_dir=str(out)), d))
     request = {"image": {"config": {"Env": ["PATH=/bin:/usr/bin", "IMG=from image", "ONLY_IMAGE=1"],
                                     "Cmd": ["ignored"], "WorkingDir": "/"}},
-               "compose": json.loads((out / "machines" / "blk-app.json").read_text())}
+               "compose": goldens.bootstrap_compose_process((out / "bootstrap.sh").read_text(), "blk-app")}
     block = io.StringIO()
     assert exec_block.main(io.StringIO(json.dumps(request)), block) == 0
     installed = tmp_path / "blk-app.nspawn"

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import subprocess
 import sys
 
 import pytest
 
 import dekube_harness as dk
+import goldens
 
 
 @pytest.fixture
@@ -108,9 +108,7 @@ def test_dollars_survive_as_dekube_meant_them(converted):
     assert 'Environment="DATABASE_URL=postgres://app:s3cr$t@postgres.shop.svc.cluster.local:5432/shop"' \
         in read(nspawn, "shop-web.nspawn")
     assert re.search(r'^Environment="?POSTGRES_PASSWORD=s3cr\$t"?$', read(nspawn, "shop-postgres.nspawn"), re.M)
-    line = next(line for line in read(nspawn, "bootstrap.sh").splitlines()
-                if line.lstrip().startswith("complete_machine 'shop-postgres-init-permissions' "))
-    spec = json.loads(shlex.split(line)[4])
+    spec = goldens.bootstrap_compose_process(read(nspawn, "bootstrap.sh"), "shop-postgres-init-permissions")
     assert spec["entrypoint"] == ["sh", "-c"]
     assert spec["command"] == ["chown -R 999:999 /var/lib/postgresql/data && echo prepared for ${HOSTNAME}"]
 
