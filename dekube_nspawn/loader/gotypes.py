@@ -262,6 +262,8 @@ def marshal(value, typ):
         if kind == "list":
             if value is None:
                 return None
+            if inner == STR and all(v.__class__ is str for v in value):
+                return [v.replace("$", "$$") if "$" in v else v for v in value]
             out = []
             for i, v in enumerate(value):
                 try:

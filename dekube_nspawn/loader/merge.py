@@ -356,8 +356,11 @@ def enforce_unicity(doc: dict) -> dict:
 
 
 def _unicity_walk(node: dict, path: Path) -> None:
+    depth = len(path) + 1
     for k, v in node.items():
         if isinstance(v, list):
+            if (depth, k) not in _UNIQUE_INDEX:     # what _unique_indexer looks up first
+                continue
             p = path + (k,)
             indexer = _unique_indexer(p)
             if indexer is not None:
