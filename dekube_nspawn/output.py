@@ -71,17 +71,24 @@ def previous_files(output_dir: str) -> set[str]:
         return set()
 
 
-def _exchange(a: str, b: str) -> bool:
-    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False when unsupported."""
+def _renameat2():
+    """libc's renameat2, or None where there is none."""
     import ctypes      # here: only a run that replaces an existing output directory needs it
     libc = ctypes.CDLL(None, use_errno=True)
     func = getattr(libc, "renameat2", None)
-    if func is None:
+    return (func, ctypes.get_errno) if func is not None else None
+
+
+def _exchange(a: str, b: str, renameat2=None) -> bool:
+    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False when unsupported."""
+    found = renameat2 or _renameat2()
+    if found is None:
         return False
+    func, get_errno = found
     AT_FDCWD, RENAME_EXCHANGE = -100, 2
     if func(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
         return True
-    err = ctypes.get_errno()
+    err = get_errno()
     if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
         return False
     raise OSError(err, os.strerror(err), b)
@@ -112,8 +119,9 @@ def _scan(root: str) -> tuple[list[str], list[str]]:
     return sorted(files), empty
 
 
-def _carry_foreign(output_dir: str, staging: str, ours: set[str], new_paths: set[str]) -> None:
-    files, empty_dirs = _scan(output_dir)
+def _carry_foreign(output_dir: str, staging: str, ours: set[str], new_paths: set[str],
+                   scanned) -> None:
+    files, empty_dirs = scanned
     new_dirs = {p.rpartition("/")[0] for p in new_paths}
     for d in list(new_dirs):
         while d:
@@ -166,6 +174,7 @@ class Staging:
                                          dir=parent)
         # Files are created with their final mode; fchmod only when the umask would take bits.
         self._umask = _umask()
+        self._previous = None
 
     def __enter__(self) -> "Staging":
         return self
@@ -187,6 +196,18 @@ class Staging:
             _write_tree(self.path, [render_manifest(project, files)], self._umask)
         self.swap({f.path for f in files} | {MANIFEST})
 
+    def prepare_swap(self) -> None:
+        """Read what the swap needs of the previous output (its manifest, its files) and load the
+        exchange call. The parallel renderer calls this while its worker is still busy."""
+        if self._previous is not None:
+            return
+        with _writing(self.output_dir):
+            if os.path.isdir(self.output_dir):
+                self._previous = (previous_files(self.output_dir), _scan(self.output_dir),
+                                  _renameat2())
+            else:
+                self._previous = ()
+
     def swap(self, new_paths: set[str]) -> None:
         """Put the staging tree in place of the output directory; `new_paths`: every file written."""
         with _writing(self.output_dir):
@@ -194,13 +215,15 @@ class Staging:
 
     def _swap(self, new_paths: set[str]) -> None:
         output_dir, staging = self.output_dir, self.path
-        if not os.path.isdir(output_dir):
+        self.prepare_swap()
+        if not self._previous or not os.path.isdir(output_dir):
             os.chmod(staging, 0o755)
             os.rename(staging, output_dir)
             return
-        _carry_foreign(output_dir, staging, previous_files(output_dir), new_paths)
+        ours, scanned, renameat2 = self._previous
+        _carry_foreign(output_dir, staging, ours, new_paths, scanned)
         os.chmod(staging, stat.S_IMODE(os.stat(output_dir).st_mode))
-        if not _exchange(staging, output_dir):
+        if not _exchange(staging, output_dir, renameat2):
             old = staging + ".old"
             os.rename(output_dir, old)
             os.rename(staging, output_dir)

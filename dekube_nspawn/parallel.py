@@ -53,6 +53,8 @@ def render_and_write(plan, staging, emitters, parallel: bool) -> list:
     os.close(write_end)
     try:
         failure, done = _run(plan, staging, mine)
+        if not failure:
+            staging.prepare_swap()     # while the worker may still be busy
     finally:
         with os.fdopen(read_end, "rb") as pipe:
             payload = pipe.read()

@@ -157,3 +157,17 @@ def test_conversion_errors_pickle_with_their_location():
     e = ConversionError("bad", file="c.yaml", line=3, column=5, key_path=("services", "x"))
     again = pickle.loads(pickle.dumps(e))
     assert type(again) is ConversionError and str(again) == str(e) == "c.yaml:3:5: services.x: bad"
+
+
+@pytest.mark.parametrize("in_parallel", [False, True], ids=["serial", "parallel"])
+def test_rerun_keeps_foreign_files_and_drops_stale_ones(tmp_path, forks, in_parallel):
+    out = run(tmp_path, [("service_unit", Emitter("a.service")), ("hosts", Emitter("old-only"))],
+              in_parallel)
+    (out / "mine.txt").write_text("foreign\n")
+    (out / "sub").mkdir()
+    (out / "sub" / "kept").write_text("x\n")
+    out = run(tmp_path, [("service_unit", Emitter("a.service")), ("hosts", Emitter("hosts"))],
+              in_parallel)
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == \
+        ["a.service", "hosts", "manifest.json", "mine.txt", "sub/kept"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
