@@ -99,12 +99,21 @@ def unit_exec_word(value: str, key_path=()) -> str:
 _SAFE_EXECUTABLE = re.compile(r"/[A-Za-z0-9_./+-]*\Z")
 
 
+# Arguments joined with NUL, all plain: the line is the words as they are. The common case (paths and names the tool chose), checked with one match.
+_PLAIN_WORDS = re.compile(r"[A-Za-z0-9_./:=,+@-]+(?:\x00[A-Za-z0-9_./:=,+@-]+)*\Z")
+
+
 def unit_exec_line(argv, key_path=()) -> str:
     """A whole command line; the executable must be an absolute path of plain characters."""
     argv = list(argv)
     if not argv or not _SAFE_EXECUTABLE.match(argv[0]) or "/../" in argv[0] + "/":
         raise ConversionError(f"the executable of a unit command must be a plain absolute path, "
                               f"not {argv[0] if argv else ''!r}", key_path=key_path)
+    if len(argv) > 1:
+        joined = "\x00".join(argv[1:])
+        # (a NUL inside an argument would pass for a separator: counted, then refused below)
+        if _PLAIN_WORDS.match(joined) and joined.count("\x00") == len(argv) - 2:
+            return " ".join(argv)
     return " ".join([argv[0]] + [unit_exec_word(a, key_path) for a in argv[1:]])
 
 

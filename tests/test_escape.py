@@ -72,6 +72,15 @@ def test_nul_is_refused_before_or_after_any_fast_path(function, value):
 
 
 @settings(max_examples=500, derandomize=True)
+@given(words=st.lists(fast_values, max_size=5))
+def test_exec_line_fast_path_answers_as_word_by_word(words):
+    argv = ["/usr/bin/tool"] + words
+    with_fast = _outcome(lambda a, k: escape.unit_exec_line(a, k), argv)
+    slow = _outcome(lambda a, k: " ".join([a[0]] + [escape.unit_exec_word(w, k) for w in a[1:]]), argv)
+    assert with_fast == slow
+
+
+@settings(max_examples=500, derandomize=True)
 @given(value=fast_values)
 def test_fits_nspawn_word_is_nspawn_word_accepting(value):
     assert escape.fits_nspawn_word(value) == (_outcome(escape.nspawn_word, value)[0] == "ok")
