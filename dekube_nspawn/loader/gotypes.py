@@ -345,7 +345,8 @@ def _struct(value, name: str) -> dict:
         except DecodeError as e:
             e.path.insert(0, source)
             raise
-        if presence == OMIT and (m in _ZERO or m == printed_zero):
+        if presence == OMIT and ((not m and m in _ZERO) or
+                                 (printed_zero is not None and m == printed_zero)):
             continue
         out[key] = m  # Go field names: no `$` to escape
     return out
