@@ -16,7 +16,7 @@ import os
 import shutil
 import stat
 import tempfile
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dekube_nspawn.emit import OutputFile
 from dekube_nspawn.errors import DekubeError
@@ -35,9 +35,9 @@ def check_relative_path(path: str) -> None:
         raise DekubeError(f"internal: output path {path!r} is not a plain relative path")
 
 
-@dataclass(frozen=True)
-class WrittenFile:
-    """What the manifest records of one file: enough to check and to remove exactly it later."""
+class WrittenFile(NamedTuple):
+    """What the manifest records of one file: enough to check and to remove exactly it later.
+    (A tuple: a render worker sends thousands of them back through a pipe.)"""
     path: str
     mode: int
     sha256: str
