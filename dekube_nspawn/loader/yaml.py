@@ -346,7 +346,11 @@ def _fast_documents(text: str):
                 if cls is Scalar:
                     tag = event.tag
                     if tag is None or tag == "!":
-                        value = _plain(event.value) if event.implicit[0] else event.value
+                        value = event.value
+                        # _plain's first test inline: most plain scalars are words it keeps.
+                        if event.implicit[0] and (value[:1] in _MAY_NOT_BE_STR_FIRST or
+                                                  value in _NON_STR_WORDS or value == "<<"):
+                            value = _plain(value)
                     elif tag == _STR_TAG:
                         value = event.value
                     else:
