@@ -255,8 +255,11 @@ def escape_dollars(value):
 # child's key to a DecodeError's path at no cost on the happy path; this runs once per node.
 
 def marshal(value, typ):
-    if value.__class__ is str and typ == STR:  # the most common leaf, where go_string is a no-op
+    cls = value.__class__
+    if cls is str and (typ == STR or typ == "str?"):  # the most common leaf: go_string is a no-op
         return value.replace("$", "$$") if "$" in value else value
+    if cls is bool and typ == BOOL:
+        return value
     if isinstance(typ, tuple):
         kind, inner = typ
         if kind == "list":
