@@ -7,6 +7,7 @@ import json
 import os
 import pathlib
 import stat
+import time
 
 import pytest
 
@@ -60,17 +61,26 @@ def test_written_directory_is_the_golden(case, in_parallel, tmp_path, forks):
 
 
 class Emitter:
-    """A stand-in emitter module: writes one file, fails with `error`, or dies."""
+    """A stand-in emitter module: writes one file, or fails with `error`. With `in_child`, it
+    misbehaves (raises `error`, or dies with `die`) only in the forked worker and is slow here,
+    so that the worker takes the other one of two such emitters."""
 
-    def __init__(self, path=None, error=None, die=False):
-        self.path, self.error, self.die = path, error, die
+    def __init__(self, path=None, error=None, die=False, in_child=False):
+        self.path, self.error, self.die, self.in_child = path, error, die, in_child
 
     def render(self, plan):
-        if self.die:
-            os._exit(3)
+        if self.in_child:
+            if os.getpid() == TEST_PID:
+                time.sleep(0.5)
+                return [OutputFile(self.path, "parent\n")]
+            if self.die:
+                os._exit(3)
         if self.error is not None:
             raise self.error
         return [OutputFile(self.path, f"{self.path}\n")]
+
+
+TEST_PID = os.getpid()
 
 
 def run(tmp_path, emitters, in_parallel=True):
@@ -91,12 +101,23 @@ def test_files_of_both_processes_land_with_one_manifest(tmp_path, forks, in_para
     assert len(forks) == (1 if in_parallel else 0)
 
 
-@pytest.mark.parametrize("first_in_child", [True, False])
-def test_the_error_of_the_earliest_emitter_wins_as_in_a_serial_run(tmp_path, forks, first_in_child):
+def test_each_process_takes_work_from_the_queue(tmp_path, forks):
+    """Two slow emitters (here) and the worker: the worker writes one of them."""
+    out = run(tmp_path, [("service_unit", Emitter("a", in_child=True)),
+                         ("nspawn_settings", Emitter("b", in_child=True))])
+    assert sorted((out / name).read_text() for name in ("a", "b")) in (["a\n", "parent\n"],
+                                                                        ["b\n", "parent\n"])
+
+
+@pytest.mark.parametrize("order", ["early first", "late first"])
+def test_the_error_of_the_earliest_emitter_wins_as_in_a_serial_run(tmp_path, forks, order):
+    """Whichever process runs which, the error is the one of the first failing emitter in
+    output order, as a serial run reports it; emitters after a failure still run."""
     early, late = ConversionError("early", key_path=("services", "a")), ConversionError("late")
-    child_side = ("nspawn_settings", Emitter(error=early if first_in_child else late))
-    parent_side = ("service_unit", Emitter(error=late if first_in_child else early))
-    emitters = [child_side, parent_side] if first_in_child else [parent_side, child_side]
+    emitters = [("service_unit", Emitter("a")), ("nspawn_settings", Emitter(error=early)),
+                ("scripts", Emitter("b")), ("hosts", Emitter(error=late))]
+    if order == "late first":     # the failing emitters come first from the queue
+        emitters = [emitters[1], emitters[3], emitters[0], emitters[2]]
     for in_parallel in (False, True):
         with pytest.raises(ConversionError) as raised:
             run(tmp_path, emitters, in_parallel)
@@ -107,7 +128,8 @@ def test_the_error_of_the_earliest_emitter_wins_as_in_a_serial_run(tmp_path, for
 
 def test_a_dead_worker_is_an_error_and_leaves_nothing(tmp_path, forks):
     with pytest.raises(DekubeError, match="render worker process died"):
-        run(tmp_path, [("hosts", Emitter(die=True)), ("service_unit", Emitter("a.service"))])
+        run(tmp_path, [("hosts", Emitter("h", die=True, in_child=True)),
+                       ("service_unit", Emitter("a", die=True, in_child=True))])
     assert list(tmp_path.iterdir()) == []
 
 
@@ -116,9 +138,11 @@ def test_a_bug_in_the_worker_surfaces_as_a_bug(tmp_path, forks):
         def __reduce__(self):
             raise TypeError("no")
     with pytest.raises(KeyError):
-        run(tmp_path, [("hosts", Emitter(error=KeyError("k"))), ("service_unit", Emitter("a"))])
+        run(tmp_path, [("hosts", Emitter("h", error=KeyError("k"), in_child=True)),
+                       ("service_unit", Emitter("a", error=KeyError("k"), in_child=True))])
     with pytest.raises(RuntimeError, match="Unpicklable"):
-        run(tmp_path, [("hosts", Emitter(error=Unpicklable("x"))), ("service_unit", Emitter("a"))])
+        run(tmp_path, [("hosts", Emitter("h", error=Unpicklable("x"), in_child=True)),
+                       ("service_unit", Emitter("a", error=Unpicklable("x"), in_child=True))])
     assert list(tmp_path.iterdir()) == []
 
 
