@@ -78,8 +78,9 @@ def add_convert_options(p: argparse.ArgumentParser) -> None:
 _TAKES_VALUE = {"-f", "--file", "-p", "--project-name", "--project-directory", "--env-file", "--profile"}
 
 
-def _verb_of(argv: list[str]) -> str | None:
-    """The verb of a normalized command line; None with -h/--help/--version before it."""
+def _first_word(argv: list[str]) -> int | None:
+    """Index of the first positional word, past global options and their values; len(argv)
+    when there is none; None when -h/--help/--version comes first."""
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -90,29 +91,26 @@ def _verb_of(argv: list[str]) -> str | None:
                 return None
             i += 1
         else:
-            return a
-    return None
+            return i
+    return len(argv)
+
+
+def _verb_of(argv: list[str]) -> str | None:
+    """The verb of a normalized command line; None with -h/--help/--version before it."""
+    i = _first_word(argv)
+    return argv[i] if i is not None and i < len(argv) else None
 
 
 def _normalize_argv(argv: list[str]) -> list[str]:
     """`dekube-nspawn compose.yml -o out` means `convert`: insert the verb where the first
     positional (non-option) word is not a verb."""
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        if a in _TAKES_VALUE:
-            i += 2
-            continue
-        if a.startswith("-"):
-            if a in ("-h", "--help", "--version"):
-                return argv
-            i += 1
-            continue
-        if a in VERBS:
-            return argv
-        return argv[:i] + ["convert"] + argv[i:]
+    i = _first_word(argv)
+    if i is None:
+        return argv
+    if i < len(argv):
+        return argv if argv[i] in VERBS else argv[:i] + ["convert"] + argv[i:]
     if any(a in ("-o", "--output-dir") or a.startswith("--output-dir=") for a in argv):
-        return argv[:i] + ["convert"]
+        return argv + ["convert"]
     return argv
 
 
