@@ -18,7 +18,7 @@ from typing import NamedTuple
 import jinja2
 
 from dekube_nspawn.emit import OutputFile
-from dekube_nspawn.emit.templating import AttributeEnvironment, bytecode_cache, render_named
+from dekube_nspawn.emit.templating import AttributeEnvironment, bytecode_cache, joined, render_named
 from dekube_nspawn.escape import shell_quote
 from dekube_nspawn.ir import Machine, MountKind, NetworkMode, Plan, SecretFile
 
@@ -45,14 +45,14 @@ def environment() -> jinja2.Environment:
     )
     # Every value that reaches a shell script goes through this filter, never through hand quoting.
     env.filters["sh"] = _sh
-    env.filters["sh_words"] = lambda values: " ".join([_sh(v) for v in values])
+    env.filters["sh_words"] = joined(_sh)
     env.filters["octal"] = lambda value: format(value, "04o")
     env.bytecode_cache = bytecode_cache(env, "scripts")
     return env
 
 
-def _sh(value) -> str:
-    return shell_quote(value if value.__class__ is str else str(value))
+def _sh(value, key_path=()) -> str:
+    return shell_quote(value if value.__class__ is str else str(value), key_path)
 
 
 def render_template(name: str, **context) -> str:

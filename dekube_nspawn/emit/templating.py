@@ -37,6 +37,14 @@ def _seconds(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".") + "s"
 
 
+def joined(escape_word):
+    """The filter for a list of words of one syntax: each escaped by `escape_word`, separated by
+    one space."""
+    def words(values, key_path=()) -> str:
+        return " ".join([escape_word(v, key_path) for v in values])
+    return words
+
+
 FILTERS = {
     "sh": escape.shell_quote,
     "exec_word": escape.unit_exec_word,
@@ -48,13 +56,13 @@ FILTERS = {
     "unit_path": escape.unit_plain_path,
     "device_path": escape.unit_device_path,
     "nspawn_word": escape.nspawn_word,
-    "nspawn_words": lambda words, key_path=(): " ".join([escape.nspawn_word(w, key_path) for w in words]),
+    "nspawn_words": joined(escape.nspawn_word),
     "nspawn_path": escape.nspawn_path,
     "nspawn_value": escape.nspawn_value,
     "hosts_name": escape.hosts_name,
-    "hosts_names": lambda names, key_path=(): " ".join([escape.hosts_name(n, key_path) for n in names]),
+    "hosts_names": joined(escape.hosts_name),
     "resolv_word": escape.resolv_word,
-    "resolv_words": lambda words, key_path=(): " ".join([escape.resolv_word(w, key_path) for w in words]),
+    "resolv_words": joined(escape.resolv_word),
     "seconds": _seconds,
 }
 
