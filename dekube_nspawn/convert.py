@@ -34,10 +34,6 @@ class ConvertOptions:
                    parallel=parallel)
 
 
-def available_emitters() -> list:
-    return [module for _name, module in named_emitters()]
-
-
 def named_emitters() -> list:
     """(name, module) of every emitter, in output order."""
     modules = []
@@ -51,17 +47,21 @@ def named_emitters() -> list:
     return modules
 
 
+class _InMemory:
+    """What render_plan renders into instead of a staging directory: the files themselves are
+    what was "written"."""
+
+    @staticmethod
+    def write(files: list[OutputFile]) -> list[OutputFile]:
+        return files
+
+
 def render_plan(plan) -> list[OutputFile]:
-    """Every file of the output directory except the manifest, sorted by path."""
-    from dekube_nspawn.output import check_relative_path
-    files: dict[str, OutputFile] = {}
-    for module in available_emitters():
-        for f in module.render(plan):
-            check_relative_path(f.path)
-            if f.path in files:
-                raise DekubeError(f"internal: two emitters write {f.path}")
-            files[f.path] = f
-    return [files[p] for p in sorted(files)]
+    """Every file of the output directory except the manifest, sorted by path (the same checks
+    and error as when writing: parallel.render_and_write, serially)."""
+    from dekube_nspawn import parallel
+    files = parallel.render_and_write(plan, _InMemory(), named_emitters(), parallel=False)
+    return sorted(files, key=lambda f: f.path)
 
 
 def plan_options(options: ConvertOptions, project, image_configs=None):

@@ -38,8 +38,9 @@ def worth_forking(plan) -> bool:
 
 
 def render_and_write(plan, staging, emitters, parallel: bool) -> list:
-    """Render every emitter of `emitters` ((name, module) in output order) into `staging`;
-    returns the WrittenFiles. `parallel`: share the work with a forked child."""
+    """Render every emitter of `emitters` ((name, module) in output order) into `staging` (an
+    output.Staging, or anything whose `write(files)` returns what it wrote); returns what was
+    written. `parallel`: share the work with a forked child."""
     if not parallel:
         failures, done = _run(plan, staging, emitters, range(len(emitters)), stop_at_first=True)
         return _result(failures, done)
