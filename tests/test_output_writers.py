@@ -195,3 +195,10 @@ def test_rerun_keeps_foreign_files_and_drops_stale_ones(tmp_path, forks, in_para
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == \
         ["a.service", "hosts", "manifest.json", "mine.txt", "sub/kept"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_two_emitters_writing_one_path_is_an_internal_error():
+    from dekube_nspawn.convert import _InMemory
+    with pytest.raises(DekubeError, match="internal: two emitters write hosts"):
+        parallel.render_and_write(None, _InMemory(), [("hosts", Emitter("hosts")),
+                                                      ("scripts", Emitter("hosts"))], parallel=False)
