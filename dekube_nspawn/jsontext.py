@@ -1,8 +1,8 @@
 """The layout of the JSON files people review in diffs (manifest.json).
 
 Keys sorted, one per line; a list of objects or lists gets one line per item; every value on its
-line is compact JSON from the standard library's C encoder. A changed file of the manifest or
-a changed variable of a machine is one changed line in a diff. (`json.dumps(indent=2)` spreads
+line is compact JSON from the standard library's C encoder. A changed file of the manifest is
+one changed line in a diff. (`json.dumps(indent=2)` spreads
 every small list over several lines, and is pure Python: three times slower on a 1000-machine
 output.)
 """
@@ -17,14 +17,17 @@ def dumps_reviewable(mapping: dict, *, ensure_ascii: bool = True) -> str:
     encoder = json.JSONEncoder(ensure_ascii=ensure_ascii, sort_keys=True)
 
     def encode(value) -> str:
-        # Strings, null and lists of strings (a machine's argv and variables) are spelled here
-        # exactly as the C encoder spells them, without building an encoder per value.
+        # Strings, null, and lists and objects of strings (the manifest's rows) are spelled here
+        # exactly as the C encoder spells them, without its per-value set-up.
         if value.__class__ is str:
             return quote(value)
         if value is None:
             return "null"
         if isinstance(value, (list, tuple)) and all(item.__class__ is str for item in value):
             return "[" + ", ".join([quote(item) for item in value]) + "]"
+        if value.__class__ is dict and all(k.__class__ is str and v.__class__ is str
+                                           for k, v in value.items()):
+            return "{" + ", ".join([f"{quote(k)}: {quote(value[k])}" for k in sorted(value)]) + "}"
         return encoder.encode(value)
 
     lines = []

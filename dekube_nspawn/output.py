@@ -11,7 +11,6 @@ import contextlib
 import errno
 import hashlib
 import json
-from json.encoder import encode_basestring_ascii
 import os
 import shutil
 import stat
@@ -20,13 +19,13 @@ from typing import NamedTuple
 
 from dekube_nspawn.emit import OutputFile
 from dekube_nspawn.errors import DekubeError
+from dekube_nspawn.jsontext import dumps_reviewable
+
+MANIFEST = "manifest.json"
 
 
 class OutputError(DekubeError):
     """The output directory cannot be written (permissions, space)."""
-from dekube_nspawn.jsontext import dumps_reviewable
-
-MANIFEST = "manifest.json"
 
 
 def check_relative_path(path: str) -> None:
@@ -48,17 +47,12 @@ def written(f: OutputFile) -> WrittenFile:
 
 
 def render_manifest(project: str, files) -> OutputFile:
-    """`files`: OutputFiles or WrittenFiles (what the writers reported). The text is
-    `jsontext.dumps_reviewable` of {"files": [{mode, path, sha256}...], "generator", "project"},
-    with each file's line formatted here: a 1000-machine output has ~3600 of them."""
-    rows = ",\n".join([
-        f'    {{"mode": "{w.mode:04o}", "path": {encode_basestring_ascii(w.path)}, "sha256": "{w.sha256}"}}'
-        for w in sorted((f if isinstance(f, WrittenFile) else written(f) for f in files),
-                        key=lambda w: w.path)])
-    text = dumps_reviewable({"files": [], "generator": "dekube-nspawn", "project": project})
-    if rows:
-        text = text.replace('  "files": [],\n', f'  "files": [\n{rows}\n  ],\n', 1)
-    return OutputFile(MANIFEST, text)
+    """`files`: OutputFiles or WrittenFiles (what the writers reported)."""
+    entries = [{"path": w.path, "mode": f"{w.mode:04o}", "sha256": w.sha256}
+               for w in sorted((f if isinstance(f, WrittenFile) else written(f) for f in files),
+                               key=lambda w: w.path)]
+    body = {"generator": "dekube-nspawn", "project": project, "files": entries}
+    return OutputFile(MANIFEST, dumps_reviewable(body))
 
 
 def previous_files(output_dir: str) -> set[str]:
