@@ -99,7 +99,8 @@ def unit_exec_word(value: str, key_path=()) -> str:
 _SAFE_EXECUTABLE = re.compile(r"/[A-Za-z0-9_./+-]*\Z")
 
 
-# Arguments joined with NUL, all plain: the line is the words as they are. The common case (paths and names the tool chose), checked with one match.
+# Arguments joined with NUL, all plain: the line is the words as they are. The common case
+# (paths and names the tool chose), checked with one match.
 _PLAIN_WORDS = re.compile(r"[A-Za-z0-9_./:=,+@-]+(?:\x00[A-Za-z0-9_./:=,+@-]+)*\Z")
 
 

@@ -26,7 +26,8 @@ _SCHEMA_PATH = ("builtin_schemas", "vendor", "compose-spec.json")
 
 _schema = None
 _fast_validate = None
-_REWRITE_VERSION = "4"  # bump when _without_unevaluated changes: it is part of the cache key
+_REWRITE_VERSION = "4"  # bump when the rewrite of the generated code changes (_without_unevaluated,
+                        # _without_locals, _Lean): it is part of the cache key
 
 
 def schema_text() -> str:
