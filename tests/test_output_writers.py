@@ -27,7 +27,6 @@ def tree(root: pathlib.Path) -> dict:
 @pytest.fixture
 def forks(monkeypatch):
     """Counts the worker processes started; every project is large enough to fork for."""
-    monkeypatch.setattr(parallel, "MIN_MACHINES", 0)
     monkeypatch.setattr(parallel, "worth_forking", lambda plan: True)
     calls = []
     real_fork = os.fork

@@ -51,7 +51,6 @@ def test_no_validator_from_a_directory_others_may_write(tmp_path):
 
 
 def _corpus_documents():
-    import pathlib
     corpus = goldens.FIXTURES.parent.parent / "shared" / "corpus"
     return sorted(corpus.glob("*/*/compose.yaml"))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import builtins
 import functools
 import hashlib
-import os
 import pathlib
 
 import jinja2

@@ -10,7 +10,6 @@ import sys
 from dekube_nspawn.errors import DekubeError, Diagnostics, UsageError
 from dekube_nspawn.ops import locate
 
-from dekube_nspawn.ops import DAY2_VERBS  # noqa: F401  (the verbs' names live with the package)
 
 
 def add_parsers(sub, global_options) -> None:
