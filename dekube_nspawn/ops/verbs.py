@@ -11,7 +11,6 @@ from dekube_nspawn.errors import DekubeError, Diagnostics, UsageError
 from dekube_nspawn.ops import locate
 
 
-
 def add_parsers(sub, global_options) -> None:
     def verb(name, help_text, **kwargs):
         p = sub.add_parser(name, help=help_text, **kwargs)
